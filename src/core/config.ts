@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/**
+ * Configuration, parsed once per process from the environment. Every variable, its default and
+ * unit is listed here and in the README's configuration table. Parsing fails with a message that
+ * names the bad variable.
+ */
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const csv = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+/** Variables every process reads. */
+const common = {
+  /** Postgres connection string. Default `postgresql://postgres@127.0.0.1:5432/docbatch`. */
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/docbatch'),
+  /** Redis connection string. Default `redis://127.0.0.1:6379`. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix. Default `docbatch`. */
+  QUEUE_PREFIX: z.string().min(1).default('docbatch'),
+  /** pino log level. Default `info`. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A user model repository beside the bundled `models/` directory. Default: none. */
+  MODELS_DIR: z.string().optional(),
+  /** TensorFlow.js backend: auto tries tensorflow-gpu, tensorflow, wasm, cpu. Default `auto`. */
+  TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** Size of the Postgres connection pool per process. Default 10. */
+  DB_POOL_SIZE: int(10, 1, 500),
+  /** Documents per chunk job. Default 512. */
+  CHUNK_SIZE: int(512, 1, 100_000),
+  /** Hosts or CIDRs webhooks may reach despite the SSRF rules (comma-separated). Default: none. */
+  WEBHOOK_ALLOWLIST: csv,
+  /** Webhook retry delays in seconds (comma-separated). Default `5,300,1800,7200,18000,36000,36000`. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default('5,300,1800,7200,18000,36000,36000')
+    .transform((v, ctx) => {
+      const out = v.split(',').map((s) => Number(s.trim()));
+      if (out.some((n) => !Number.isFinite(n) || n < 0)) {
+        ctx.addIssue({ code: 'custom', message: 'must be comma-separated non-negative seconds' });
+        return z.NEVER;
+      }
+      return out;
+    }),
+  /** Webhook request timeout, ms. Default 15000. */
+  WEBHOOK_TIMEOUT_MS: int(15_000, 1),
+};
+
+const api = z.object({
+  ...common,
+  /** HTTP port. Default 3000. */
+  PORT: int(3000, 0, 65535),
+  /** HTTP bind address. Default `0.0.0.0`. */
+  HOST: z.string().default('0.0.0.0'),
+  /** Admin dashboard token; without it the dashboard is disabled. Default: none. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Make bull-board read-only. Default false. */
+  BULL_BOARD_READ_ONLY: bool(false),
+  /** Maximum documents per batch. Default 1,000,000. */
+  MAX_DOCS_PER_BATCH: int(1_000_000, 1),
+  /** Maximum characters per document text. Default 100,000. */
+  MAX_DOC_CHARS: int(100_000, 1),
+  /** Maximum request body, bytes, for the NDJSON form. Default 4 GiB. */
+  MAX_BODY_BYTES: int(4 * 1024 ** 3, 1),
+  /** Maximum request body, bytes, for the JSON form (it is parsed in memory). Default 64 MiB. */
+  MAX_JSON_BODY_BYTES: int(64 * 1024 ** 2, 1),
+  /** Batch submissions allowed per tenant per minute. Default 60. */
+  RATE_LIMIT_PER_MINUTE: int(60, 1),
+  /** Batches a tenant may have queued or running at once. Default 100. */
+  MAX_ACTIVE_BATCHES: int(100, 1),
+  /** How long an Idempotency-Key is remembered, hours. Default 24. */
+  IDEMPOTENCY_TTL_HOURS: int(24, 1),
+});
+
+const worker = z.object({
+  ...common,
+  /** Chunk jobs a worker processes at once (their documents are batched together). Default 4. */
+  WORKER_CONCURRENCY: int(4, 1, 256),
+  /** Token budget of one tensor batch (documents x padded length). Default 16384. */
+  TENSOR_BATCH_MAX_TOKENS: int(16_384, 1),
+  /** Maximum documents in one tensor batch. Default 256. */
+  TENSOR_BATCH_MAX_SIZE: int(256, 1),
+  /** How long a partial tensor batch may wait for more documents, ms. Default 20. */
+  MAX_QUEUE_DELAY_MS: int(20, 0),
+  /** Attempts per chunk job before its documents are marked failed. Default 5. */
+  CHUNK_ATTEMPTS: int(5, 1),
+  /** How often the reconciler looks for documents no job covers and for expired batches, ms. Default 30000. */
+  RECONCILE_INTERVAL_MS: int(30_000, 100),
+  /** Port for the worker's own /metrics and /healthz (0 = no server). Default 0. */
+  WORKER_METRICS_PORT: int(0, 0, 65535),
+});
+
+export const configSchemas = { api, worker } as const;
+export type ApiConfig = z.infer<typeof api>;
+export type WorkerConfig = z.infer<typeof worker>;
+export type ProcessKind = keyof typeof configSchemas;
+
+/** Parse the environment for a process kind; throws ConfigError naming each bad variable. */
+export function loadConfig<K extends ProcessKind>(
+  kind: K,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<(typeof configSchemas)[K]> {
+  const schema = configSchemas[kind];
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const res = schema.safeParse(input);
+  if (!res.success) {
+    const lines = res.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '?');
+      return `${name}=${JSON.stringify(env[name] ?? '')}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  return res.data as z.infer<(typeof configSchemas)[K]>;
+}

@@ -1,0 +1,138 @@
+/**
+ * Error hierarchy with stable machine codes (the API contract's codes). Every error a client can
+ * see is an `AppError`; anything else is an internal error whose message never leaves the process.
+ */
+
+export type ErrorCode =
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'INVALID_REQUEST'
+  | 'INVALID_DOCUMENT'
+  | 'DUPLICATE_DOCUMENT_ID'
+  | 'UNKNOWN_TASK'
+  | 'UNKNOWN_MODEL'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'BATCH_FINISHED'
+  | 'TOO_MANY_ACTIVE_BATCHES'
+  | 'RATE_LIMITED'
+  | 'INVALID_WEBHOOK_URL'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  INVALID_REQUEST: 400,
+  INVALID_DOCUMENT: 400,
+  DUPLICATE_DOCUMENT_ID: 400,
+  UNKNOWN_TASK: 422,
+  UNKNOWN_MODEL: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  IDEMPOTENCY_KEY_REUSED: 409,
+  BATCH_FINISHED: 409,
+  TOO_MANY_ACTIVE_BATCHES: 429,
+  RATE_LIMITED: 429,
+  INVALID_WEBHOOK_URL: 400,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+/** One line-level problem in an upload (1-based `line`). */
+export interface ErrorDetail {
+  line?: number;
+  field?: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    /** Extra response headers (e.g. Retry-After). */
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = HTTP_STATUS[code];
+  }
+
+  toBody(): { error: { code: ErrorCode; message: string; details?: ErrorDetail[] } } {
+    return {
+      error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) },
+    };
+  }
+}
+
+/** Raised when configuration from the environment is invalid; names the variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A backing service (Postgres, Redis) cannot be reached. The message says which URL and how to fix it. */
+export class ServiceUnavailableError extends Error {
+  constructor(
+    readonly service: 'postgres' | 'redis',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServiceUnavailableError';
+  }
+}
+
+/** Node/pg/ioredis error codes that mean "the service is down or unreachable": retryable, and a 503 for clients. */
+export const UNAVAILABLE_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  // Postgres SQLSTATEs: admin shutdown, crash shutdown, cannot connect now, connection failures.
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  // Prisma driver-adapter wrapping of connection errors.
+  'P1001',
+  'P1017',
+]);
+
+const UNAVAILABLE_MESSAGES = [
+  /Connection terminated/i,
+  /Connection is closed/i,
+  /connect ECONNREFUSED/i,
+  /Client has encountered a connection error/i,
+  /terminating connection/i,
+  /the database system is (starting up|shutting down)/i,
+  /timeout exceeded when trying to connect/i,
+  /Stream isn't writeable/i,
+  /MaxRetriesPerRequestError|max retries per request/i,
+];
+
+/** True when `err` (or its cause chain) says Postgres or Redis is unreachable. */
+export function isUnavailableError(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 6; depth++) {
+    if (cur instanceof ServiceUnavailableError) return true;
+    const e = cur as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof e.code === 'string' && UNAVAILABLE_ERROR_CODES.has(e.code)) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.some((re) => re.test(e.message as string)))
+      return true;
+    if (Array.isArray(e.errors) && e.errors.some((x) => isUnavailableError(x))) return true;
+    cur = e.cause;
+  }
+  return false;
+}

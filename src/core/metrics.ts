@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The process's Prometheus registry and the metrics every part shares. Each process (API,
+ * worker) exposes its own registry on /metrics.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+export const httpRequestDuration = new Histogram({
+  name: 'docbatch_http_request_duration_seconds',
+  help: 'HTTP request duration by method, route and status code',
+  labelNames: ['method', 'route', 'status_code'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+  registers: [registry],
+});
+
+export const httpRequestsTotal = new Counter({
+  name: 'docbatch_http_requests_total',
+  help: 'HTTP requests by method, route and status code',
+  labelNames: ['method', 'route', 'status_code'] as const,
+  registers: [registry],
+});
+
+export const queueDepth = new Gauge({
+  name: 'docbatch_queue_depth',
+  help: 'Jobs waiting or delayed per queue (sampled on scrape)',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+});

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { TASKS } from '../models/types';
+import type { Task } from '../models/types';
+
+/**
+ * The typed job catalog: every queue, its job payload schema and its default job options. The
+ * producer (API) validates with the same schemas the consumers (workers) trust.
+ *
+ * Terminology: a **chunk** is a contiguous range of a batch's documents (by input position,
+ * `seq`) processed by one **chunk job**; a job carries ids only, never document text.
+ */
+
+/** Payload of a chunk job: documents `seqFrom..seqTo` (inclusive) of `batchId`. */
+export const chunkJobSchema = z.object({
+  batchId: z.string().min(1),
+  /** 0-based chunk index within the batch (job ids derive from it). */
+  chunk: z.number().int().min(0),
+  seqFrom: z.number().int().min(1),
+  seqTo: z.number().int().min(1),
+});
+export type ChunkJob = z.infer<typeof chunkJobSchema>;
+
+/** Payload of a webhook delivery job. */
+export const webhookJobSchema = z.object({ deliveryId: z.string().min(1) });
+export type WebhookJob = z.infer<typeof webhookJobSchema>;
+
+/** Queue name of a task's chunk jobs. */
+export function chunkQueueName(task: Task): string {
+  return `chunks-${task}`;
+}
+export const CHUNK_QUEUES: readonly string[] = TASKS.map(chunkQueueName);
+export const WEBHOOK_QUEUE = 'webhooks';
+export const MAINTENANCE_QUEUE = 'maintenance';
+export const ALL_QUEUES: readonly string[] = [...CHUNK_QUEUES, WEBHOOK_QUEUE, MAINTENANCE_QUEUE];
+
+/**
+ * Job id of a chunk job. Deterministic, so enqueueing the same chunk twice is a no-op while the
+ * first job exists; `generation` distinguishes a deliberate re-enqueue (retry, reconcile).
+ */
+export function chunkJobId(batchId: string, chunk: number, generation = 0): string {
+  return generation === 0 ? `${batchId}-c${chunk}` : `${batchId}-c${chunk}-g${generation}`;
+}
+
+/** Maps a batch priority (1 highest .. 10) to a BullMQ priority (lower number = sooner). */
+export function bullPriority(priority: number): number {
+  return Math.max(1, Math.min(10, Math.round(priority)));
+}
