@@ -1,0 +1,7 @@
+export {
+  assertWebhookUrlAllowed,
+  resolveWebhookTarget,
+  parseWebhookUrl,
+  WebhookAllowlist,
+} from './url-policy';
+export type { HostResolver, LookupAddress, UrlPolicyOptions, WebhookTarget } from './url-policy';
