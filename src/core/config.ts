@@ -42,6 +42,8 @@ const common = {
   DB_POOL_SIZE: int(10, 1, 500),
   /** Documents per chunk job. Default 512. */
   CHUNK_SIZE: int(512, 1, 100_000),
+  /** Attempts per chunk job before its documents are marked failed (set on the job by the API). Default 5. */
+  CHUNK_ATTEMPTS: int(5, 1),
   /** Hosts or CIDRs webhooks may reach despite the SSRF rules (comma-separated). Default: none. */
   WEBHOOK_ALLOWLIST: csv,
   /** Webhook retry delays in seconds (comma-separated). Default `5,300,1800,7200,18000,36000,36000`. */
@@ -96,8 +98,6 @@ const worker = z.object({
   TENSOR_BATCH_MAX_SIZE: int(256, 1),
   /** How long a partial tensor batch may wait for more documents, ms. Default 20. */
   MAX_QUEUE_DELAY_MS: int(20, 0),
-  /** Attempts per chunk job before its documents are marked failed. Default 5. */
-  CHUNK_ATTEMPTS: int(5, 1),
   /** How often the reconciler looks for documents no job covers and for expired batches, ms. Default 30000. */
   RECONCILE_INTERVAL_MS: int(30_000, 100),
   /** Port for the worker's own /metrics and /healthz (0 = no server). Default 0. */
