@@ -5,6 +5,7 @@
 
 export type ErrorCode =
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'INVALID_REQUEST'
   | 'INVALID_DOCUMENT'
@@ -23,6 +24,7 @@ export type ErrorCode =
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   INVALID_REQUEST: 400,
   INVALID_DOCUMENT: 400,
