@@ -100,6 +100,12 @@ const worker = z.object({
   MAX_QUEUE_DELAY_MS: int(20, 0),
   /** How often the reconciler looks for documents no job covers and for expired batches, ms. Default 30000. */
   RECONCILE_INTERVAL_MS: int(30_000, 100),
+  /** Webhook attempts a worker sends at once. Default 8. */
+  WEBHOOK_CONCURRENCY: int(8, 1, 256),
+  /** How often the webhook relay looks for due deliveries in Postgres, ms. Default 1000. */
+  WEBHOOK_RELAY_INTERVAL_MS: int(1_000, 10),
+  /** Longest receiver `Retry-After` honoured before a webhook retry, seconds. Default 3600. */
+  WEBHOOK_RETRY_AFTER_MAX_S: int(3_600, 0),
   /** Port for the worker's own /metrics and /healthz (0 = no server). Default 0. */
   WORKER_METRICS_PORT: int(0, 0, 65535),
 });

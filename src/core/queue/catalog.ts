@@ -20,9 +20,14 @@ export const chunkJobSchema = z.object({
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema>;
 
-/** Payload of a webhook delivery job. */
-export const webhookJobSchema = z.object({ deliveryId: z.string().min(1) });
+/** Payload of a webhook delivery job: attempt `attempt` (1-based, over all series) of a delivery. */
+export const webhookJobSchema = z.object({ deliveryId: z.string().min(1), attempt: z.number().int().min(1) });
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
+
+/** Job id of a webhook attempt: re-relaying the same attempt is a no-op while its job exists. */
+export function webhookJobId(deliveryId: string, attempt: number): string {
+  return `${deliveryId}-a${attempt}`;
+}
 
 /** Queue name of a task's chunk jobs. */
 export function chunkQueueName(task: Task): string {
