@@ -108,6 +108,12 @@ const worker = z.object({
   WEBHOOK_RETRY_AFTER_MAX_S: int(3_600, 0),
   /** Port for the worker's own /metrics and /healthz (0 = no server). Default 0. */
   WORKER_METRICS_PORT: int(0, 0, 65535),
+  /** BullMQ lock of an active chunk job, ms; renewed every half of it. A killed worker's jobs are retried after it. Default 30000. */
+  WORKER_LOCK_DURATION_MS: int(30_000, 500),
+  /** How often a worker checks for stalled jobs (locks of killed workers that expired), ms. Default 15000. */
+  WORKER_STALLED_INTERVAL_MS: int(15_000, 200),
+  /** Tasks whose chunk queues this worker pulls (comma-separated). Default: every task. */
+  WORKER_TASKS: csv,
 });
 
 export const configSchemas = { api, worker } as const;
