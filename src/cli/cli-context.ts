@@ -1,0 +1,36 @@
+import type { Writable } from 'node:stream';
+import { DocBatchClient } from '../sdk';
+import { UsageError } from './usage-error';
+
+/** What a command needs from the process: its streams, environment and the global options. */
+export interface CliContext {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+  /** `--url`, env DOCBATCH_URL, default `http://127.0.0.1:3000`. */
+  url: string;
+  /** `--api-key`, env DOCBATCH_API_KEY. */
+  apiKey: string | undefined;
+  /** `--json`: machine-readable output on stdout. */
+  json: boolean;
+  /** Draw progress bars (stderr is a terminal and not `--json`); otherwise plain log lines. */
+  interactive: boolean;
+}
+
+/** The API client of a command; a missing key is a usage error. */
+export function clientFor(ctx: CliContext): DocBatchClient {
+  if (!ctx.apiKey) {
+    throw new UsageError('an API key is required: pass --api-key or set DOCBATCH_API_KEY');
+  }
+  return new DocBatchClient({ baseUrl: ctx.url, apiKey: ctx.apiKey });
+}
+
+/** Writes one line to stdout. */
+export function out(ctx: CliContext, line: string): void {
+  ctx.stdout.write(line + '\n');
+}
+
+/** Writes one line to stderr (progress, logs, errors). */
+export function log(ctx: CliContext, line: string): void {
+  ctx.stderr.write(line + '\n');
+}

@@ -1,0 +1,204 @@
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { ConfigError, ServiceUnavailableError } from '../core/errors';
+import { DocBatchError } from '../sdk';
+import type { CliContext } from './cli-context';
+import { cancelOrRetry, list, models, results, status } from './commands/batch-commands';
+import { keys } from './commands/keys';
+import { submit } from './commands/submit';
+import { CsvError } from './inputs/csv-parser';
+import { InputError } from './inputs/read-documents';
+import { UsageError } from './usage-error';
+
+/**
+ * The `docbatch` command line. `runCli(argv)` parses, runs one command and resolves with the exit
+ * code: 0 ok, 1 failed (a batch that did not complete, an API error, a bad input file),
+ * 2 usage error. Output: results and `--json` objects on stdout, progress and logs on stderr.
+ */
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const GLOBAL: Options = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const COMMAND_OPTIONS: Record<string, Options> = {
+  submit: {
+    task: { type: 'string', short: 't' },
+    model: { type: 'string', short: 'm' },
+    option: { type: 'string', short: 'o', multiple: true },
+    metadata: { type: 'string', multiple: true },
+    webhook: { type: 'string' },
+    priority: { type: 'string' },
+    'completion-window': { type: 'string' },
+    format: { type: 'string' },
+    'text-column': { type: 'string' },
+    'id-column': { type: 'string' },
+    'metadata-columns': { type: 'string' },
+    wait: { type: 'boolean', short: 'w' },
+    out: { type: 'string' },
+  },
+  status: { wait: { type: 'boolean', short: 'w' } },
+  list: { status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' } },
+  cancel: {},
+  retry: {},
+  results: { status: { type: 'string' }, out: { type: 'string' } },
+  keys: { tenant: { type: 'string' } },
+  models: {},
+  help: {},
+};
+
+export const USAGE = `usage: docbatch [--url URL] [--api-key KEY] [--json] <command> [options]
+
+commands:
+  submit FILE --task T [--model M] [--option k=v]... [--metadata k=v]... [--webhook URL]
+              [--priority 1-10] [--completion-window 24h] [--wait] [--out results.ndjson]
+              [--format ndjson|json|csv|tsv|text] [--text-column C] [--id-column C]
+              [--metadata-columns a,b]
+      upload FILE (NDJSON, JSON array, CSV/TSV with a header row, or text: one document per
+      line; format from the extension or --format; "-" reads NDJSON from stdin); prints the
+      batch id. --wait follows it to the end (exit 1 unless it completes); --out saves results.
+  status ID [--wait]        show a batch (--wait: follow it to the end)
+  list [--status S] [--limit N] [--all]
+                            batches, newest first
+  cancel ID                 cancel a batch
+  retry ID                  requeue a batch's failed documents
+  results ID [--status completed|failed|cancelled|expired] [--out FILE]
+                            download results as NDJSON (stdout by default), resuming after drops
+  models                    models the server can run
+  keys create --tenant NAME create a tenant (if new) and an API key (needs DATABASE_URL)
+  keys revoke KEY_OR_ID     revoke an API key
+  keys list --tenant NAME   list a tenant's keys
+
+global options:
+  --url URL        server (env DOCBATCH_URL, default http://127.0.0.1:3000)
+  --api-key KEY    API key (env DOCBATCH_API_KEY)
+  --json           machine-readable output on stdout
+exit codes: 0 ok, 1 failed batch or command, 2 usage error`;
+
+export interface CliIo {
+  stdout: CliContext['stdout'];
+  stderr: CliContext['stderr'];
+  env: NodeJS.ProcessEnv;
+}
+
+/** The first token that is neither an option nor the value of a global option taking one. */
+function findCommand(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (a === '--url' || a === '--api-key') {
+      i++;
+      continue;
+    }
+    if (!a.startsWith('-') || a === '-') return i;
+  }
+  return -1;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? (v as string[]) : undefined);
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  const at = findCommand(argv);
+  const command = at === -1 ? undefined : argv[at];
+  if (command !== undefined && !(command in COMMAND_OPTIONS)) {
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...GLOBAL, ...(command ? COMMAND_OPTIONS[command] : {}) },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!command || command === 'help' || values.help === true) {
+    io.stdout.write(USAGE + '\n');
+    return command || values.help ? 0 : 2;
+  }
+  const args = positionals.slice(1);
+  const json = values.json === true;
+  const ctx: CliContext = {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    url: str(values.url) ?? io.env.DOCBATCH_URL ?? 'http://127.0.0.1:3000',
+    apiKey: str(values['api-key']) ?? (io.env.DOCBATCH_API_KEY || undefined),
+    json,
+    interactive: io.stderr.isTTY === true && !json,
+  };
+  const maxArgs: Record<string, number> = { submit: 1, keys: 2 };
+  if (args.length > (maxArgs[command] ?? (command === 'models' || command === 'list' ? 0 : 1))) {
+    throw new UsageError(`too many arguments for ${command}: ${args.join(' ')}`);
+  }
+
+  switch (command) {
+    case 'submit':
+      if (!args[0]) throw new UsageError('submit needs a FILE (or - for stdin)');
+      return submit(ctx, {
+        file: args[0],
+        task: str(values.task),
+        model: str(values.model),
+        option: strs(values.option),
+        metadata: strs(values.metadata),
+        webhook: str(values.webhook),
+        priority: str(values.priority),
+        completionWindow: str(values['completion-window']),
+        format: str(values.format),
+        textColumn: str(values['text-column']),
+        idColumn: str(values['id-column']),
+        metadataColumns: str(values['metadata-columns']),
+        wait: values.wait === true,
+        out: str(values.out),
+      });
+    case 'status':
+      return status(ctx, args[0], values.wait === true);
+    case 'list':
+      return list(ctx, { status: str(values.status), limit: str(values.limit), all: values.all === true });
+    case 'cancel':
+    case 'retry':
+      return cancelOrRetry(ctx, command, args[0]);
+    case 'results':
+      return results(ctx, args[0], { status: str(values.status), out: str(values.out) });
+    case 'models':
+      return models(ctx);
+    case 'keys':
+      return keys(ctx, args[0], { tenant: str(values.tenant), key: args[1] });
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+/** Runs one command line; never throws: errors become a message on stderr and the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const fail = (message: string, code: number): number => {
+    io.stderr.write(`docbatch: ${message}\n`);
+    return code;
+  };
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) return fail(`${err.message}\n(run docbatch --help)`, 2);
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      return fail(`${(err as Error).message}\n(run docbatch --help)`, 2);
+    }
+    if (err instanceof DocBatchError) {
+      const lines = [`${err.code}: ${err.message}`];
+      for (const d of err.details.slice(0, 20)) {
+        const where = [d.line !== undefined ? `line ${d.line}` : '', d.field ?? ''].filter(Boolean).join(' ');
+        lines.push(`  ${where ? `${where}: ` : ''}${d.message}`);
+      }
+      if (err.details.length > 20) lines.push(`  ... ${err.details.length - 20} more`);
+      return fail(lines.join('\n'), 1);
+    }
+    if (err instanceof InputError || err instanceof CsvError) return fail(`bad input: ${err.message}`, 1);
+    if (err instanceof ServiceUnavailableError || err instanceof ConfigError) return fail(err.message, 1);
+    if ((err as Error).name === 'AbortError' || (err as Error).message === 'interrupted') {
+      return fail('interrupted (the batch keeps running on the server)', 130);
+    }
+    return fail(`error: ${(err as Error).message ?? String(err)}`, 1);
+  }
+}

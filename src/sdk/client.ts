@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { createBody } from './document-source';
+import type { DocumentSource, UploadProgress } from './document-source';
+import { ConnectionError, DocBatchError } from './errors';
+import { readLines } from './ndjson-lines';
+import { Paginator } from './paginator';
+import { abortReason, backoffDelay, networkErrorCode, sleep, Transport } from './transport';
+import type { FetchLike } from './transport';
+import { TERMINAL_BATCH_STATUSES } from './types';
+import type {
+  Batch,
+  BatchStatus,
+  CreateBatchFields,
+  DocumentRecord,
+  ListPage,
+  Model,
+  ResultLine,
+  ResultStatus,
+  TaskResult,
+} from './types';
+
+export interface DocBatchClientOptions {
+  /** Server root, e.g. `http://127.0.0.1:3000`. Default: env `DOCBATCH_URL`, else `http://127.0.0.1:3000`. */
+  baseUrl?: string;
+  /** API key (`dbk_...`). Default: env `DOCBATCH_API_KEY`. */
+  apiKey?: string;
+  /** fetch implementation. Default: the global fetch of Node 20. */
+  fetch?: FetchLike;
+  /** Retries after the first attempt on 429/503/502/504 and network errors. Default 4. */
+  retries?: number;
+  /** First backoff delay, ms (doubles per retry, with jitter). Default 500. */
+  minRetryDelayMs?: number;
+  /** Largest backoff delay, ms. Default 20,000. */
+  maxRetryDelayMs?: number;
+  /** Longest `Retry-After` the client waits for by itself, ms; longer ones throw RateLimitError. Default 60,000. */
+  maxRetryAfterMs?: number;
+}
+
+export interface CreateBatchParams extends CreateBatchFields {
+  /** The documents; see DocumentSource for the accepted kinds and how each is sent. */
+  documents: DocumentSource;
+}
+
+export interface CreateBatchOptions {
+  /** Default: a random UUID per call, reused by the call's retries, so a retried create never makes two batches. */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+  /** Called as the request body is sent (streamed forms only). */
+  onUploadProgress?: (progress: UploadProgress) => void;
+}
+
+export interface ListBatchesParams {
+  status?: BatchStatus;
+  /** Page size, 1..100. Default: the server's (20). */
+  limit?: number;
+  /** Start after this cursor (a `next_cursor`). */
+  after?: string;
+  signal?: AbortSignal;
+}
+
+export interface WaitForBatchOptions {
+  signal?: AbortSignal;
+  /** Give up after this many ms with a DocBatchError `TIMEOUT`. Default: no limit. */
+  timeoutMs?: number;
+  /** First poll interval, ms. Default 500. */
+  minIntervalMs?: number;
+  /** Largest poll interval, ms (the interval grows by 1.5x per poll without progress). Default 5,000. */
+  maxIntervalMs?: number;
+  /** Called with every polled batch object. */
+  onProgress?: (batch: Batch) => void;
+}
+
+export interface ResultsParams {
+  /** Only results with this status. */
+  status?: ResultStatus;
+  /** Start after this cursor (an `X-Next-Cursor` value). */
+  after?: string;
+  /** Lines per request; the iterator follows `X-Next-Cursor` from page to page. Default 5,000. */
+  pageSize?: number;
+  signal?: AbortSignal;
+  /** Resumptions of one page after dropped connections before giving up. Default 10. */
+  maxResumes?: number;
+}
+
+const VERSION = '0.1.0';
+
+/**
+ * Client of the docbatch HTTP API (v1). Every method throws a DocBatchError subclass with the
+ * contract's error `code`; retries with backoff on 429/503 and network errors are built in.
+ */
+export class DocBatchClient {
+  private readonly transport: Transport;
+
+  constructor(options: DocBatchClientOptions = {}) {
+    const apiKey = options.apiKey ?? process.env.DOCBATCH_API_KEY;
+    if (!apiKey) throw new TypeError('DocBatchClient: apiKey is required (or set DOCBATCH_API_KEY)');
+    const f = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
+    if (!f) throw new TypeError('DocBatchClient: no fetch implementation (Node >= 20 required)');
+    this.transport = new Transport({
+      baseUrl: options.baseUrl ?? process.env.DOCBATCH_URL ?? 'http://127.0.0.1:3000',
+      apiKey,
+      fetch: f,
+      retries: options.retries ?? 4,
+      minRetryDelayMs: options.minRetryDelayMs ?? 500,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 20_000,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+      userAgent: `docbatch-sdk/${VERSION} node/${process.versions.node}`,
+    });
+  }
+
+  get baseUrl(): string {
+    return this.transport.options.baseUrl;
+  }
+
+  /**
+   * Creates a batch. Arrays are sent as the JSON form, everything else streams as NDJSON. The
+   * `Idempotency-Key` makes retries safe: the server answers a repeated key with the original batch.
+   */
+  async createBatch(params: CreateBatchParams, options: CreateBatchOptions = {}): Promise<Batch> {
+    const { documents, ...fields } = params;
+    const { form, body } = createBody(documents, fields, options.onUploadProgress);
+    const idempotencyKey = options.idempotencyKey ?? randomUUID();
+    const query =
+      form === 'ndjson'
+        ? {
+            task: fields.task,
+            model: fields.model,
+            priority: fields.priority,
+            webhook_url: fields.webhook_url,
+            completion_window: fields.completion_window,
+            options: fields.options === undefined ? undefined : JSON.stringify(fields.options),
+            metadata: fields.metadata === undefined ? undefined : JSON.stringify(fields.metadata),
+          }
+        : undefined;
+    return this.transport.json<Batch>({
+      method: 'POST',
+      path: '/v1/batches',
+      query,
+      headers: { 'idempotency-key': idempotencyKey },
+      body,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
+  getBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<Batch> {
+    return this.transport.json<Batch>({
+      method: 'GET',
+      path: `/v1/batches/${encodeURIComponent(id)}`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
+  /** One page of batches, newest first. */
+  listBatchesPage(params: ListBatchesParams = {}): Promise<ListPage<Batch>> {
+    return this.transport.json<ListPage<Batch>>({
+      method: 'GET',
+      path: '/v1/batches',
+      query: { limit: params.limit, after: params.after, status: params.status },
+      retry: 'idempotent',
+      signal: params.signal,
+    });
+  }
+
+  /**
+   * Batches, newest first: `for await (const page of client.listBatches())` iterates pages;
+   * `.items()` iterates batches across pages.
+   */
+  listBatches(params: ListBatchesParams = {}): Paginator<Batch> {
+    return new Paginator<Batch>((after) => this.listBatchesPage({ ...params, after: after ?? params.after }));
+  }
+
+  /** Cancels a batch (idempotent); 409 BATCH_FINISHED (ConflictError) when it already ended. */
+  cancelBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<Batch> {
+    return this.transport.json<Batch>({
+      method: 'POST',
+      path: `/v1/batches/${encodeURIComponent(id)}/cancel`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
+  /** Requeues the batch's failed documents (and expired ones of an expired batch). */
+  retryBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<Batch> {
+    return this.transport.json<Batch>({
+      method: 'POST',
+      path: `/v1/batches/${encodeURIComponent(id)}/retry`,
+      retry: 'unprocessed',
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Polls the batch until it reaches a terminal status (completed, failed, cancelled, expired) and
+   * returns it. The interval starts at `minIntervalMs` and backs off while nothing changes.
+   */
+  async waitForBatch(id: string, options: WaitForBatchOptions = {}): Promise<Batch> {
+    const min = options.minIntervalMs ?? 500;
+    const max = options.maxIntervalMs ?? 5_000;
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    let interval = min;
+    let lastFinished = -1;
+    for (;;) {
+      const batch = await this.getBatch(id, { signal: options.signal });
+      options.onProgress?.(batch);
+      if (TERMINAL_BATCH_STATUSES.includes(batch.status)) return batch;
+      const c = batch.counts;
+      const finished = c.completed + c.failed + c.cancelled + c.expired;
+      interval = finished !== lastFinished ? min : Math.min(max, interval * 1.5);
+      lastFinished = finished;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new DocBatchError({
+          code: 'TIMEOUT',
+          message: `batch ${id} is still ${batch.status} after ${options.timeoutMs} ms`,
+        });
+      }
+      await sleep(Math.min(interval, left), options.signal);
+    }
+  }
+
+  /**
+   * The batch's finished documents in input order, as parsed result lines. Reads NDJSON pages of
+   * `pageSize` lines and follows `X-Next-Cursor`; when a connection drops mid-page it requests the
+   * same page again and skips the lines it already yielded, so nothing is duplicated or missed.
+   * While the batch runs, the iterator ends after the documents finished so far.
+   */
+  async *results<R = TaskResult>(id: string, params: ResultsParams = {}): AsyncGenerator<ResultLine<R>> {
+    for await (const line of this.resultLines(id, params)) yield JSON.parse(line) as ResultLine<R>;
+  }
+
+  /** Like `results()` but yields the raw NDJSON lines (without newline), e.g. to write them to a file. */
+  async *resultLines(id: string, params: ResultsParams = {}): AsyncGenerator<string> {
+    const pageSize = params.pageSize ?? 5_000;
+    const maxResumes = params.maxResumes ?? 10;
+    const o = this.transport.options;
+    let cursor = params.after;
+    for (;;) {
+      let resumes = 0;
+      // One page: request it, and on a dropped connection request it again, skipping what was yielded.
+      let lastId: string | undefined;
+      let next: string | null = null;
+      let lines = 0;
+      for (;;) {
+        // After a drop, skip this page's lines up to and including the last one yielded.
+        let skipping = lastId !== undefined;
+        lines = 0;
+        try {
+          const res = await this.transport.request({
+            method: 'GET',
+            path: `/v1/batches/${encodeURIComponent(id)}/results`,
+            query: { status: params.status, after: cursor, limit: pageSize },
+            headers: { accept: 'application/x-ndjson' },
+            retry: 'idempotent',
+            signal: params.signal,
+          });
+          next = res.headers.get('x-next-cursor');
+          if (!res.body) break;
+          for await (const line of readLines(res.body)) {
+            if (line.length === 0) continue;
+            lines++;
+            const lid = lineId(line);
+            if (lid === undefined) throw new Error('truncated result line');
+            if (skipping) {
+              if (lid === lastId) skipping = false;
+              continue;
+            }
+            lastId = lid;
+            yield line;
+          }
+          break;
+        } catch (err) {
+          if (params.signal?.aborted) throw abortReason(params.signal);
+          if (err instanceof DocBatchError && !(err instanceof ConnectionError)) throw err;
+          if (resumes >= maxResumes) {
+            throw err instanceof ConnectionError
+              ? err
+              : new ConnectionError({
+                  code: 'CONNECTION_ERROR',
+                  message: `results download of ${id} broke ${resumes + 1} times (${networkErrorCode(err) ?? (err as Error).message})`,
+                  cause: err,
+                });
+          }
+          await sleep(backoffDelay(resumes, o.minRetryDelayMs, o.maxRetryDelayMs), params.signal);
+          resumes++;
+        }
+      }
+      if (!next || lines < pageSize || next === cursor) return;
+      cursor = next;
+    }
+  }
+
+  /** One document with its text, result and error; `docId` is the client id. */
+  getDocument<R = TaskResult>(
+    batchId: string,
+    docId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<DocumentRecord<R>> {
+    return this.transport.json<DocumentRecord<R>>({
+      method: 'GET',
+      path: `/v1/batches/${encodeURIComponent(batchId)}/documents/${encodeURIComponent(docId)}`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
+  /** The models the server can run. */
+  async listModels(options: { signal?: AbortSignal } = {}): Promise<Model[]> {
+    const list = await this.transport.json<ListPage<Model>>({
+      method: 'GET',
+      path: '/v1/models',
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+    return list.data;
+  }
+}
+
+function lineId(line: string): string | undefined {
+  try {
+    const id = (JSON.parse(line) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

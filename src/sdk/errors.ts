@@ -1,0 +1,149 @@
+/**
+ * Typed errors of the SDK. Every failed call throws a `DocBatchError` (or a subclass) carrying the
+ * contract's stable machine `code`, the HTTP `status` and the line-level `details` of the error
+ * body (`{"error": {"code", "message", "details"}}`). Branch on `code` (a string union) or on the
+ * subclass with `instanceof`.
+ */
+
+/** Codes the server sends (the API contract's error codes). */
+export type ApiErrorCode =
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'INVALID_REQUEST'
+  | 'INVALID_DOCUMENT'
+  | 'DUPLICATE_DOCUMENT_ID'
+  | 'UNKNOWN_TASK'
+  | 'UNKNOWN_MODEL'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'BATCH_FINISHED'
+  | 'TOO_MANY_ACTIVE_BATCHES'
+  | 'RATE_LIMITED'
+  | 'INVALID_WEBHOOK_URL'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+/**
+ * Codes the SDK itself produces: `CONNECTION_ERROR` (the server could not be reached or the
+ * connection dropped, after the retries), `INVALID_RESPONSE` (the server answered something that
+ * is not the contract, e.g. a proxy's HTML error page), `TIMEOUT` (waitForBatch's own time limit).
+ */
+export type ClientErrorCode = 'CONNECTION_ERROR' | 'INVALID_RESPONSE' | 'TIMEOUT';
+
+export type DocBatchErrorCode = ApiErrorCode | ClientErrorCode;
+
+/** One line-level problem of a rejected upload (`line` is 1-based). */
+export interface DocBatchErrorDetail {
+  line?: number;
+  field?: string;
+  message: string;
+}
+
+export interface DocBatchErrorInit {
+  code: DocBatchErrorCode;
+  message: string;
+  /** HTTP status, absent for client-side errors (connection, timeout). */
+  status?: number;
+  details?: DocBatchErrorDetail[];
+  /** Seconds the server asked to wait (`Retry-After`), when it sent one. */
+  retryAfter?: number;
+  cause?: unknown;
+}
+
+/** Base class of every error the SDK throws (except an abort, which rethrows the signal's reason). */
+export class DocBatchError extends Error {
+  readonly code: DocBatchErrorCode;
+  readonly status: number | undefined;
+  readonly details: DocBatchErrorDetail[];
+  readonly retryAfter: number | undefined;
+
+  constructor(init: DocBatchErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.code = init.code;
+    this.status = init.status;
+    this.details = init.details ?? [];
+    this.retryAfter = init.retryAfter;
+  }
+}
+
+/** 401 `UNAUTHORIZED`: missing, unknown or revoked API key; 403 `FORBIDDEN`. */
+export class AuthenticationError extends DocBatchError {}
+/** 404 `NOT_FOUND`: no such batch/document for this API key's tenant. */
+export class NotFoundError extends DocBatchError {}
+/** 400 `INVALID_REQUEST`, `INVALID_DOCUMENT`, `DUPLICATE_DOCUMENT_ID`, `INVALID_WEBHOOK_URL`; 413; 415; 422 `UNKNOWN_TASK`/`UNKNOWN_MODEL`. */
+export class InvalidRequestError extends DocBatchError {}
+/** 409 `IDEMPOTENCY_KEY_REUSED`, `BATCH_FINISHED`. */
+export class ConflictError extends DocBatchError {}
+/** 429 `RATE_LIMITED`, `TOO_MANY_ACTIVE_BATCHES` (after the SDK's own retries). */
+export class RateLimitError extends DocBatchError {}
+/** 503 `UNAVAILABLE`, 500 `INTERNAL` (after the SDK's own retries for 503). */
+export class ServerError extends DocBatchError {}
+/** The server could not be reached, or the connection dropped, after the retries. */
+export class ConnectionError extends DocBatchError {}
+
+const API_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'INVALID_REQUEST',
+  'INVALID_DOCUMENT',
+  'DUPLICATE_DOCUMENT_ID',
+  'UNKNOWN_TASK',
+  'UNKNOWN_MODEL',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'IDEMPOTENCY_KEY_REUSED',
+  'BATCH_FINISHED',
+  'TOO_MANY_ACTIVE_BATCHES',
+  'RATE_LIMITED',
+  'INVALID_WEBHOOK_URL',
+  'UNAVAILABLE',
+  'INTERNAL',
+]);
+
+/** True when `code` is one of the contract's codes. */
+export function isApiErrorCode(code: unknown): code is ApiErrorCode {
+  return typeof code === 'string' && API_CODES.has(code);
+}
+
+/** Builds the typed error for an HTTP error response body (already parsed, or undefined when it was not JSON). */
+export function errorFromResponse(status: number, body: unknown, retryAfter?: number): DocBatchError {
+  const err = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
+    ?.error;
+  if (!err || !isApiErrorCode(err.code)) {
+    return new ServerError({
+      code: 'INVALID_RESPONSE',
+      status,
+      message: `unexpected HTTP ${status} response without a docbatch error body`,
+      retryAfter,
+    });
+  }
+  const init: DocBatchErrorInit = {
+    code: err.code,
+    status,
+    message: typeof err.message === 'string' ? err.message : err.code,
+    details: Array.isArray(err.details) ? (err.details as DocBatchErrorDetail[]) : [],
+    retryAfter,
+  };
+  switch (err.code) {
+    case 'UNAUTHORIZED':
+    case 'FORBIDDEN':
+      return new AuthenticationError(init);
+    case 'NOT_FOUND':
+      return new NotFoundError(init);
+    case 'IDEMPOTENCY_KEY_REUSED':
+    case 'BATCH_FINISHED':
+      return new ConflictError(init);
+    case 'RATE_LIMITED':
+    case 'TOO_MANY_ACTIVE_BATCHES':
+      return new RateLimitError(init);
+    case 'UNAVAILABLE':
+    case 'INTERNAL':
+      return new ServerError(init);
+    default:
+      return new InvalidRequestError(init);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The docbatch TypeScript SDK: `import { DocBatchClient } from 'docbatch'`.
+ *
+ * ```ts
+ * const client = new DocBatchClient({ baseUrl: 'http://127.0.0.1:3000', apiKey: process.env.DOCBATCH_API_KEY });
+ * const batch = await client.createBatch({ task: 'classification', documents: 'emails.ndjson' });
+ * await client.waitForBatch(batch.id, { onProgress: (b) => console.log(b.counts) });
+ * for await (const r of client.results(batch.id)) console.log(r.id, r.result);
+ * ```
+ */
+export { DocBatchClient } from './client';
+export type {
+  CreateBatchOptions,
+  CreateBatchParams,
+  DocBatchClientOptions,
+  ListBatchesParams,
+  ResultsParams,
+  WaitForBatchOptions,
+} from './client';
+export type { DocumentSource, StreamedDocuments, UploadProgress } from './document-source';
+export {
+  AuthenticationError,
+  ConflictError,
+  ConnectionError,
+  DocBatchError,
+  InvalidRequestError,
+  NotFoundError,
+  RateLimitError,
+  ServerError,
+  isApiErrorCode,
+} from './errors';
+export type { ApiErrorCode, ClientErrorCode, DocBatchErrorCode, DocBatchErrorDetail } from './errors';
+export { Paginator } from './paginator';
+export type { FetchLike } from './transport';
+export { TERMINAL_BATCH_STATUSES } from './types';
+export type * from './types';
+export { verifyWebhook, WebhookVerificationError } from '../core/webhooks/signature';
+export type { VerifyOptions as VerifyWebhookOptions } from '../core/webhooks/signature';
