@@ -5,3 +5,6 @@
 --   last redelivery); the retry schedule is indexed by attempts - series_base.
 ALTER TABLE "webhook_deliveries" ADD COLUMN "claimed_until" TIMESTAMPTZ(3);
 ALTER TABLE "webhook_deliveries" ADD COLUMN "series_base" INTEGER NOT NULL DEFAULT 0;
+-- One row per attempt number: a late result of an attempt the relay already recorded as
+-- interrupted is dropped instead of logged twice.
+CREATE UNIQUE INDEX "webhook_attempts_delivery_id_attempt_key" ON "webhook_attempts"("delivery_id", "attempt");
