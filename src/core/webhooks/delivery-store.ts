@@ -227,11 +227,26 @@ export interface DeliveryWithAttempts extends DeliveryRow {
 const DELIVERY_COLUMNS = `id, batch_id, tenant_id, event_type, url, payload, status, attempts, series_base,
   next_attempt_at, last_status_code, last_error, created_at, delivered_at`;
 
-/** Deliveries of a batch (oldest first) with their attempts. */
-export async function listDeliveries(q: Queryable, batchId: string): Promise<DeliveryWithAttempts[]> {
+/** True when batch `batchId` exists and belongs to `tenantId`. */
+export async function batchBelongsToTenant(
+  q: Queryable,
+  batchId: string,
+  tenantId: string,
+): Promise<boolean> {
+  const res = await q.query('SELECT 1 FROM batches WHERE id = $1 AND tenant_id = $2', [batchId, tenantId]);
+  return res.rowCount === 1;
+}
+
+/** Deliveries of a batch (oldest first) with their attempts; `deliveryId` narrows to one. */
+export async function listDeliveries(
+  q: Queryable,
+  batchId: string,
+  deliveryId?: string,
+): Promise<DeliveryWithAttempts[]> {
   const d = await q.query<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE batch_id = $1 ORDER BY created_at, id`,
-    [batchId],
+    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE batch_id = $1 AND ($2::text IS NULL OR id = $2)
+     ORDER BY created_at, id`,
+    [batchId, deliveryId ?? null],
   );
   if (d.rows.length === 0) return [];
   const a = await q.query<AttemptRow>(
