@@ -1,23 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../core/config';
 import { Database } from '../core/db/database';
+import { inTransaction } from '../core/db/queryable';
 import type { Logger } from '../core/logger';
+import { TASKS } from '../core/models/types';
+import type { Task } from '../core/models/types';
+import { ChunkPipeline } from '../core/pipeline/chunk-pipeline';
+import type { ChunkSummary } from '../core/pipeline/chunk-pipeline';
+import { settleRange } from '../core/pipeline/chunk-store';
+import { InferenceClient } from '../core/pipeline/inference-client';
+import { MaintenanceLoop } from '../core/pipeline/maintenance-loop';
+import { chunkRetries, chunksFailed } from '../core/pipeline/pipeline-metrics';
+import { chunkJobSchema, chunkQueueName } from '../core/queue/catalog';
+import { QueueSet } from '../core/queue/queues';
 import { createRedis } from '../core/redis';
-import type { Redis } from 'ioredis';
+import { removeHeartbeat, writeHeartbeat } from '../core/workers/heartbeat';
+import { ThroughputMeter } from '../core/workers/throughput-meter';
+import { MetricsServer } from './metrics-server';
+import { WebhookWorker } from './webhook-worker';
 
 /**
- * The worker process: owns its connections and the long-lived parts that pull jobs.
- * `start()`/`stop()` are idempotent; `stop()` drains in-flight work before closing connections.
+ * The worker process: pulls chunk jobs from the task queues (BullMQ, `WORKER_CONCURRENCY` per
+ * queue), runs them through the {@link ChunkPipeline} (models in an inference thread), runs the
+ * leader-elected maintenance (expiry, reconciler), writes heartbeats and serves its own metrics.
+ *
+ * `start()`/`stop()` are idempotent. `stop()` stops taking jobs, flushes partial tensor batches and
+ * waits for the jobs in progress, disposes the models, then closes connections. A job cut short
+ * (forced exit) keeps its lock until it expires; another worker then picks it up (stalled check).
  */
+
+/** Test and embedding hooks (defaults come from the config). */
+export interface WorkerProcessOptions {
+  /** Heartbeat period, ms. Default 5000 (TTL: three periods). */
+  heartbeatMs?: number;
+  /** Reconciler: skip batches younger than this, ms. Default `RECONCILE_INTERVAL_MS`. */
+  reconcileMinAgeMs?: number;
+}
+
+/** Error recorded on documents of a chunk whose last attempt failed (internal details are logged only). */
+export const CHUNK_FAILED_ERROR = {
+  code: 'PROCESSING_FAILED',
+  message: 'the document could not be processed: its chunk failed on every attempt',
+};
+
 export class WorkerProcess {
+  readonly id = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private db?: Database;
   private redis?: Redis;
+  /** Fail-fast connection for maintenance (never blocks on a Redis outage). */
+  private clientRedis?: Redis;
+  private queues?: QueueSet;
+  private inference?: InferenceClient;
+  private pipeline?: ChunkPipeline;
+  private maintenance?: MaintenanceLoop;
+  private metricsServer?: MetricsServer;
+  private webhooks?: WebhookWorker;
+  private readonly workers: Worker[] = [];
+  private heartbeatTimer?: NodeJS.Timeout;
+  private readonly meter = new ThroughputMeter();
+  private documentsTotal = 0;
+  private activeJobs = 0;
+  private startedAt = new Date();
   private starting?: Promise<void>;
   private stopping?: Promise<void>;
+  private closing = false;
+  readonly tasks: Task[];
 
   constructor(
     private readonly config: WorkerConfig,
     private readonly logger: Logger,
-  ) {}
+    private readonly options: WorkerProcessOptions = {},
+  ) {
+    const wanted = config.WORKER_TASKS;
+    this.tasks = wanted.length === 0 ? [...TASKS] : TASKS.filter((t) => wanted.includes(t));
+    if (wanted.some((t) => !(TASKS as readonly string[]).includes(t))) {
+      throw new Error(`WORKER_TASKS: unknown task in ${wanted.join(',')} (tasks: ${TASKS.join(', ')})`);
+    }
+  }
+
+  /** Port of the metrics server (0 when none). */
+  get metricsPort(): number {
+    return this.metricsServer?.port ?? 0;
+  }
+
+  /** TensorFlow.js backend in use. */
+  get backend(): string {
+    return this.inference?.backend ?? 'unknown';
+  }
 
   start(): Promise<void> {
     this.starting ??= this.doStart();
@@ -25,9 +98,143 @@ export class WorkerProcess {
   }
 
   private async doStart(): Promise<void> {
-    this.db = new Database(this.config.DATABASE_URL, this.config.DB_POOL_SIZE);
-    this.redis = createRedis(this.config.REDIS_URL, 'worker');
-    this.logger.info({ concurrency: this.config.WORKER_CONCURRENCY }, 'worker started');
+    const c = this.config;
+    this.startedAt = new Date();
+    this.db = new Database(c.DATABASE_URL, c.DB_POOL_SIZE);
+    this.redis = createRedis(c.REDIS_URL, 'worker');
+    this.queues = new QueueSet(createRedis(c.REDIS_URL, 'worker'), c.QUEUE_PREFIX);
+    this.inference = new InferenceClient();
+    const backend = await this.inference.start({
+      backend: c.TF_BACKEND,
+      ...(c.MODELS_DIR ? { modelsDir: c.MODELS_DIR } : {}),
+    });
+    this.pipeline = new ChunkPipeline(
+      this.db.pool,
+      this.inference,
+      {
+        maxTokens: c.TENSOR_BATCH_MAX_TOKENS,
+        maxSize: c.TENSOR_BATCH_MAX_SIZE,
+        maxQueueDelayMs: c.MAX_QUEUE_DELAY_MS,
+      },
+      this.logger.child({ worker: this.id }),
+      (n) => {
+        this.meter.add(n);
+        this.documentsTotal += n;
+      },
+    );
+    for (const task of this.tasks) {
+      const worker = new Worker(chunkQueueName(task), (job: Job) => this.processJob(task, job), {
+        connection: this.redis,
+        prefix: c.QUEUE_PREFIX,
+        concurrency: c.WORKER_CONCURRENCY,
+        lockDuration: c.WORKER_LOCK_DURATION_MS,
+        stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
+        maxStalledCount: 2,
+      });
+      worker.on('error', (err) => {
+        if (!this.closing)
+          this.logger.warn({ queue: worker.name, err: { message: err.message } }, 'queue worker error');
+      });
+      worker.on('stalled', (jobId) =>
+        this.logger.warn({ queue: worker.name, jobId }, 'stalled job moved back to wait'),
+      );
+      this.workers.push(worker);
+    }
+    this.maintenance = new MaintenanceLoop(
+      this.db.pool,
+      (this.clientRedis = createRedis(c.REDIS_URL, 'client')),
+      this.queues,
+      c.QUEUE_PREFIX,
+      this.id,
+      {
+        intervalMs: c.RECONCILE_INTERVAL_MS,
+        chunkSize: c.CHUNK_SIZE,
+        attempts: c.CHUNK_ATTEMPTS,
+        minAgeMs: this.options.reconcileMinAgeMs ?? c.RECONCILE_INTERVAL_MS,
+      },
+      this.logger.child({ worker: this.id, part: 'maintenance' }),
+    );
+    this.maintenance.start();
+    this.webhooks = new WebhookWorker({ pool: this.db.pool, config: c, logger: this.logger });
+    await this.webhooks.start();
+    if (c.WORKER_METRICS_PORT > 0) {
+      this.metricsServer = new MetricsServer(this.queues, this.tasks);
+      await this.metricsServer.listen(c.WORKER_METRICS_PORT);
+    }
+    const beatMs = this.options.heartbeatMs ?? 5_000;
+    const beat = (): void => {
+      void this.heartbeat(beatMs * 3).catch(() => undefined);
+    };
+    beat();
+    this.heartbeatTimer = setInterval(beat, beatMs);
+    this.logger.info(
+      {
+        worker: this.id,
+        tasks: this.tasks,
+        backend,
+        concurrency: c.WORKER_CONCURRENCY,
+        metricsPort: this.metricsPort,
+      },
+      'worker started',
+    );
+  }
+
+  private async processJob(task: Task, job: Job): Promise<ChunkSummary> {
+    const parsed = chunkJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid chunk job payload: ${parsed.error.message}`);
+    const data = parsed.data;
+    this.activeJobs++;
+    try {
+      return await this.pipeline!.process(data);
+    } catch (err) {
+      const attempts = job.opts.attempts ?? 1;
+      const final = job.attemptsMade + 1 >= attempts;
+      const log = this.logger.child({ worker: this.id, jobId: job.id, batchId: data.batchId });
+      if (final) {
+        chunksFailed.inc({ task });
+        log.error({ err: { message: (err as Error).message }, attempts }, 'chunk failed on its last attempt');
+        await inTransaction(this.db!.pool, (c) =>
+          settleRange(c, data.batchId, data.seqFrom, data.seqTo, 'failed', CHUNK_FAILED_ERROR),
+        ).catch((e: unknown) =>
+          log.error({ err: { message: (e as Error).message } }, 'could not mark chunk failed'),
+        );
+      } else {
+        chunkRetries.inc({ task });
+        log.warn(
+          { err: { message: (err as Error).message }, attempt: job.attemptsMade + 1, attempts },
+          'chunk failed; retrying',
+        );
+      }
+      throw err;
+    } finally {
+      this.activeJobs--;
+    }
+  }
+
+  private async heartbeat(ttlMs: number): Promise<void> {
+    if (!this.redis) return;
+    await writeHeartbeat(
+      this.redis,
+      this.config.QUEUE_PREFIX,
+      {
+        id: this.id,
+        host: os.hostname(),
+        pid: process.pid,
+        started_at: this.startedAt.toISOString(),
+        updated_at: new Date().toISOString(),
+        backend: this.backend,
+        tasks: this.tasks,
+        concurrency: this.config.WORKER_CONCURRENCY,
+        active_jobs: this.activeJobs,
+        docs_per_s: Math.round(this.meter.rate(60_000) * 10) / 10,
+        docs_per_s_series: this.meter.series().map((v) => Math.round(v * 10) / 10),
+        series_bucket_s: this.meter.bucketMs / 1000,
+        last_tensor_batch_size: this.pipeline?.stats.lastTensorBatchSize ?? 0,
+        last_padding_ratio: Math.round((this.pipeline?.stats.lastPaddingRatio ?? 0) * 1000) / 1000,
+        documents_total: this.documentsTotal,
+      },
+      ttlMs,
+    );
   }
 
   stop(): Promise<void> {
@@ -37,8 +244,23 @@ export class WorkerProcess {
 
   private async doStop(): Promise<void> {
     await this.starting?.catch(() => undefined);
+    this.closing = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.maintenance?.stop();
+    const webhooksStopped = this.webhooks?.stop();
+    // Stop taking jobs; the jobs in progress finish (partial tensor batches go out at once).
+    const closing = Promise.all(this.workers.map((w) => w.close()));
+    await this.pipeline?.drain();
+    await closing;
+    await this.inference?.stop();
+    if (this.redis)
+      await removeHeartbeat(this.redis, this.config.QUEUE_PREFIX, this.id).catch(() => undefined);
+    await this.metricsServer?.close();
+    await this.queues?.close();
     this.redis?.disconnect();
+    this.clientRedis?.disconnect();
+    await webhooksStopped;
     await this.db?.close();
-    this.logger.info('worker stopped');
+    this.logger.info({ worker: this.id }, 'worker stopped');
   }
 }

@@ -1,0 +1,369 @@
+import type { Pool } from 'pg';
+import type { ChunkJob } from '../queue/catalog';
+import type { Logger } from '../logger';
+import type { TaskOptions } from '../models/types';
+import {
+  claimChunks,
+  failWholeBatch,
+  readBatches,
+  settleDocuments,
+  settleStatusFor,
+  writeOutcomes,
+} from './chunk-store';
+import type { BatchRow, ChunkRange, ClaimResult, DocOutcome } from './chunk-store';
+import { DynamicBatcher } from './dynamic-batcher';
+import type { BatcherItem } from './dynamic-batcher';
+import type { InferenceClient } from './inference-client';
+import {
+  documentsProcessed,
+  inferenceSeconds,
+  tensorBatchPadding,
+  tensorBatchSize,
+} from './pipeline-metrics';
+import { paddingRatio } from './tensor-batcher';
+
+/**
+ * The inference pipeline of one worker process:
+ *
+ * 1. **claim**: chunk jobs that arrive together are claimed in one transaction (their unfinished
+ *    documents become `running`, texts are read by the same UPDATE ... RETURNING);
+ * 2. **encode**: the inference thread tokenizes the texts and keeps the encoded documents;
+ * 3. **batch**: the {@link DynamicBatcher} pools documents of every job that share a model and
+ *    options, and cuts length-bucketed tensor batches by token budget and size;
+ * 4. **check + run**: before each tensor batch the batches' status is read; documents of a
+ *    cancelling or expired batch are settled instead of run;
+ * 5. **write back**: one transaction per tensor batch writes every result (`UPDATE ... FROM unnest`)
+ *    and finalizes the batches. A job resolves when all its documents are written.
+ */
+
+export interface PipelineLimits {
+  /** Token budget of one tensor batch (documents x padded length). */
+  maxTokens: number;
+  /** Documents per tensor batch at most. */
+  maxSize: number;
+  /** How long a partial tensor batch waits for more documents, ms. */
+  maxQueueDelayMs: number;
+}
+
+/** What a chunk job did, returned as the BullMQ job result. */
+export interface ChunkSummary {
+  /** Documents claimed (unfinished when the job started). */
+  claimed: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  expired: number;
+}
+
+/** Figures for heartbeats and the dashboard. */
+export interface PipelineStats {
+  lastTensorBatchSize: number;
+  lastPaddingRatio: number;
+}
+
+interface JobRun {
+  batchId: string;
+  task: string;
+  modelId: string;
+  options: TaskOptions;
+  remaining: number;
+  settled: boolean;
+  summary: ChunkSummary;
+  resolve(s: ChunkSummary): void;
+  reject(err: Error): void;
+}
+
+interface Item extends BatcherItem {
+  handle: number;
+  seq: number;
+  run: JobRun;
+}
+
+interface PendingClaim {
+  range: ChunkRange;
+  resolve(r: ClaimResult): void;
+  reject(err: unknown): void;
+}
+
+/** JSON with sorted keys, so equal options give equal batching groups. */
+function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
+    .join(',')}}`;
+}
+
+const emptySummary = (): ChunkSummary => ({ claimed: 0, completed: 0, failed: 0, cancelled: 0, expired: 0 });
+
+export class ChunkPipeline {
+  private nextHandle = 1;
+  private readonly batcher: DynamicBatcher<Item>;
+  private claims: PendingClaim[] = [];
+  private claiming = false;
+  readonly stats: PipelineStats = { lastTensorBatchSize: 0, lastPaddingRatio: 0 };
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly inference: InferenceClient,
+    limits: PipelineLimits,
+    private readonly logger: Logger,
+    /** Called with the number of documents a write-back finished (for throughput figures). */
+    private readonly onFinished: (n: number) => void = () => undefined,
+  ) {
+    this.batcher = new DynamicBatcher<Item>(limits, (group, items) => this.runTensorBatch(group, items));
+  }
+
+  /** Documents encoded and waiting for a tensor batch. */
+  get pendingDocuments(): number {
+    return this.batcher.pending;
+  }
+
+  /** Processes one chunk job; resolves when every one of its documents is written. */
+  async process(job: ChunkJob): Promise<ChunkSummary> {
+    const claim = await this.claim({ batchId: job.batchId, seqFrom: job.seqFrom, seqTo: job.seqTo });
+    if (claim.kind === 'settled') {
+      const summary = emptySummary();
+      const status = settleStatusFor(claim.batch);
+      if (status && claim.settled > 0) {
+        summary[status] = claim.settled;
+        documentsProcessed.inc({ task: claim.batch?.task ?? 'unknown', outcome: status }, claim.settled);
+      }
+      return summary;
+    }
+    const { batch, docs } = claim;
+    const summary = { ...emptySummary(), claimed: docs.length };
+    if (docs.length === 0) return summary;
+    const handles = Int32Array.from(docs, () => this.nextHandle++);
+    let reply;
+    try {
+      reply = await this.inference.encode(
+        batch.task,
+        batch.model,
+        batch.options ?? {},
+        handles,
+        docs.map((d) => d.text),
+      );
+    } catch (err) {
+      this.inference.release(handles.slice());
+      throw err;
+    }
+    if (!reply.ok) {
+      this.logger.error(
+        { batchId: batch.id, model: batch.model, error: reply.modelError },
+        'model cannot load: batch failed',
+      );
+      await failWholeBatch(this.pool, batch.id, reply.modelError);
+      documentsProcessed.inc({ task: batch.task, outcome: 'failed' }, docs.length);
+      summary.failed = docs.length;
+      return summary;
+    }
+    const rejected: DocOutcome[] = [];
+    const run: JobRun = {
+      batchId: batch.id,
+      task: batch.task,
+      modelId: reply.modelId,
+      options: batch.options ?? {},
+      remaining: 0,
+      settled: false,
+      summary,
+      resolve: () => undefined,
+      reject: () => undefined,
+    };
+    const items: Item[] = [];
+    docs.forEach((d, i) => {
+      const error = reply.errors[i];
+      if (error) rejected.push({ batchId: batch.id, seq: d.seq, error });
+      else items.push({ handle: handles[i]!, seq: d.seq, length: reply.lengths[i]!, run });
+    });
+    if (rejected.length > 0) {
+      try {
+        await writeOutcomes(this.pool, rejected);
+      } catch (err) {
+        this.inference.release(Int32Array.from(items, (it) => it.handle));
+        throw err;
+      }
+      summary.failed += rejected.length;
+      documentsProcessed.inc({ task: batch.task, outcome: 'failed' }, rejected.length);
+      this.onFinished(rejected.length);
+    }
+    if (items.length === 0) return summary;
+    run.remaining = items.length;
+    const done = new Promise<ChunkSummary>((resolve, reject) => {
+      run.resolve = resolve;
+      run.reject = reject;
+    });
+    this.batcher.add(`${reply.modelId}\u0000${stableStringify(run.options)}`, items);
+    return done;
+  }
+
+  /** Sends out partial tensor batches without waiting and resolves when nothing is left (graceful stop). */
+  async drain(): Promise<void> {
+    this.batcher.flush();
+    await this.batcher.idle();
+    this.batcher.stop();
+  }
+
+  /** Claims chunks in groups: while one claim query runs, the next ones queue and go together. */
+  private claim(range: ChunkRange): Promise<ClaimResult> {
+    return new Promise((resolve, reject) => {
+      this.claims.push({ range, resolve, reject });
+      if (!this.claiming) setImmediate(() => void this.flushClaims());
+    });
+  }
+
+  private async flushClaims(): Promise<void> {
+    if (this.claiming || this.claims.length === 0) return;
+    this.claiming = true;
+    const group = this.claims;
+    this.claims = [];
+    try {
+      const results = await claimChunks(
+        this.pool,
+        group.map((g) => g.range),
+      );
+      group.forEach((g, i) => g.resolve(results[i]!));
+    } catch (err) {
+      for (const g of group) g.reject(err);
+    } finally {
+      this.claiming = false;
+      if (this.claims.length > 0) setImmediate(() => void this.flushClaims());
+    }
+  }
+
+  /** Checks the batches, runs one tensor batch in the inference thread and writes its results. */
+  private async runTensorBatch(_group: string, all: Item[]): Promise<void> {
+    const dead = all.filter((it) => it.run.settled);
+    if (dead.length > 0) this.inference.release(Int32Array.from(dead, (it) => it.handle));
+    let items = all.filter((it) => !it.run.settled);
+    if (items.length === 0) return;
+
+    let batches: Map<string, BatchRow>;
+    try {
+      batches = await readBatches(this.pool, [...new Set(items.map((it) => it.run.batchId))]);
+    } catch (err) {
+      this.inference.release(Int32Array.from(items, (it) => it.handle));
+      this.failRuns(items, err as Error);
+      return;
+    }
+    const stopped = new Set<string>();
+    for (const id of new Set(items.map((it) => it.run.batchId))) {
+      const b = batches.get(id);
+      if (!b || !(b.status === 'queued' || b.status === 'running') || b.expired) stopped.add(id);
+    }
+    if (stopped.size > 0) {
+      for (const id of stopped) {
+        await this.stopBatch(
+          batches.get(id) ?? null,
+          id,
+          items.filter((it) => it.run.batchId === id),
+        );
+      }
+      items = items.filter((it) => !stopped.has(it.run.batchId) && !it.run.settled);
+      if (items.length === 0) return;
+    }
+
+    const first = items[0]!.run;
+    const task = first.task;
+    const ratio = paddingRatio(items);
+    this.stats.lastTensorBatchSize = items.length;
+    this.stats.lastPaddingRatio = ratio;
+    tensorBatchSize.observe({ task }, items.length);
+    tensorBatchPadding.observe({ task }, ratio);
+
+    let reply;
+    try {
+      reply = await this.inference.run(
+        first.modelId,
+        first.options,
+        Int32Array.from(items, (it) => it.handle),
+      );
+    } catch (err) {
+      this.failRuns(items, err as Error);
+      return;
+    }
+    inferenceSeconds.observe({ task }, reply.seconds);
+    const outcomes: DocOutcome[] = items.map((it, i) => {
+      const r = reply.results[i]!;
+      return 'error' in r
+        ? { batchId: it.run.batchId, seq: it.seq, error: r.error }
+        : { batchId: it.run.batchId, seq: it.seq, result: r.result };
+    });
+    try {
+      await writeOutcomes(this.pool, outcomes);
+    } catch (err) {
+      this.failRuns(items, err as Error);
+      return;
+    }
+    let completed = 0;
+    outcomes.forEach((o, i) => {
+      const run = items[i]!.run;
+      if (o.error) run.summary.failed++;
+      else {
+        run.summary.completed++;
+        completed++;
+      }
+      this.finishOne(run);
+    });
+    if (completed > 0) documentsProcessed.inc({ task, outcome: 'completed' }, completed);
+    if (outcomes.length > completed)
+      documentsProcessed.inc({ task, outcome: 'failed' }, outcomes.length - completed);
+    this.onFinished(outcomes.length);
+  }
+
+  private finishOne(run: JobRun, n = 1): void {
+    run.remaining -= n;
+    if (run.remaining <= 0 && !run.settled) {
+      run.settled = true;
+      run.resolve(run.summary);
+    }
+  }
+
+  /**
+   * A batch stopped being runnable (cancelling, expired, failed by another worker): its waiting
+   * documents leave the pool, are settled (`cancelled` / `expired`) and their jobs resolve.
+   */
+  private async stopBatch(batch: BatchRow | null, batchId: string, items: Item[]): Promise<void> {
+    const waiting = this.batcher.remove((it) => it.run.batchId === batchId);
+    const all = [...items, ...waiting].filter((it) => !it.run.settled);
+    this.inference.release(Int32Array.from(all, (it) => it.handle));
+    const status = settleStatusFor(batch);
+    if (status && all.length > 0) {
+      try {
+        await settleDocuments(
+          this.pool,
+          batchId,
+          all.map((it) => it.seq),
+          status,
+        );
+      } catch (err) {
+        this.failRuns(all, err as Error);
+        return;
+      }
+      documentsProcessed.inc({ task: all[0]!.run.task, outcome: status }, all.length);
+      this.onFinished(all.length);
+    }
+    this.logger.info(
+      { batchId, status: batch?.status ?? 'missing', documents: all.length },
+      'batch stopped: documents not run',
+    );
+    for (const it of all) {
+      if (status) it.run.summary[status]++;
+      this.finishOne(it.run);
+    }
+  }
+
+  /** Fails the jobs of `items` (they will be retried); their other waiting documents leave the pool. */
+  private failRuns(items: Item[], err: Error): void {
+    const runs = new Set(items.map((it) => it.run));
+    const waiting = this.batcher.remove((it) => runs.has(it.run));
+    if (waiting.length > 0) this.inference.release(Int32Array.from(waiting, (it) => it.handle));
+    for (const run of runs) {
+      if (run.settled) continue;
+      run.settled = true;
+      run.reject(err);
+    }
+  }
+}

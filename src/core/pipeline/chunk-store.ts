@@ -1,0 +1,199 @@
+import type { Pool } from 'pg';
+import { failBatch, finalizeBatchIfDone } from '../batches/finalize';
+import { inTransaction } from '../db/queryable';
+import type { Queryable } from '../db/queryable';
+import type { TaskOptions, TaskResult } from '../models/types';
+import type { DocError } from './inference-protocol';
+
+/**
+ * The pipeline's SQL. Postgres is the truth: a document is processed when it is `queued` or
+ * `running`, and every write is guarded by `status IN ('queued', 'running')`, so a retried or
+ * duplicated chunk never overwrites a result (at-least-once jobs, exactly-once results). Batch
+ * counts follow from the documents trigger; each write finalizes its batches in the same transaction.
+ */
+
+/** A chunk to claim: documents `seqFrom..seqTo` of `batchId`. */
+export interface ChunkRange {
+  batchId: string;
+  seqFrom: number;
+  seqTo: number;
+}
+
+export interface BatchRow {
+  id: string;
+  status: string;
+  task: string;
+  model: string;
+  options: TaskOptions;
+  /** `expires_at` has passed. */
+  expired: boolean;
+}
+
+/** What claiming a chunk found. */
+export type ClaimResult =
+  | { kind: 'run'; batch: BatchRow; docs: { seq: number; text: string }[] }
+  /** The batch is cancelling, expired or finished: the chunk's unfinished documents were settled. */
+  | { kind: 'settled'; batch: BatchRow | null; settled: number };
+
+/** Terminal status for documents that will not run, by batch state; null = leave them. */
+export function settleStatusFor(batch: BatchRow | null): 'cancelled' | 'expired' | null {
+  if (!batch) return null;
+  if (batch.status === 'cancelling') return 'cancelled';
+  if ((batch.status === 'queued' || batch.status === 'running') && batch.expired) return 'expired';
+  return null;
+}
+
+export async function readBatches(q: Queryable, ids: string[]): Promise<Map<string, BatchRow>> {
+  const res = await q.query<BatchRow>(
+    `SELECT id, status::text AS status, task, model, options, expires_at <= now() AS expired
+     FROM batches WHERE id = ANY($1::text[])`,
+    [ids],
+  );
+  return new Map(res.rows.map((r) => [r.id, r]));
+}
+
+/**
+ * Claims several chunks in one transaction: reads their batches, marks their unfinished documents
+ * `running` (attempts + 1) and returns their texts, with one UPDATE per batch; moves a `queued`
+ * batch to `running` (started_at). Chunks of a cancelling or expired batch settle their documents
+ * (`cancelled` / `expired`) instead and finalize the batch.
+ */
+export async function claimChunks(pool: Pool, chunks: ChunkRange[]): Promise<ClaimResult[]> {
+  return inTransaction(pool, async (c) => {
+    const batchIds = [...new Set(chunks.map((ch) => ch.batchId))];
+    const batches = await readBatches(c, batchIds);
+    const out = new Array<ClaimResult>(chunks.length);
+    const runnable = new Map<string, number[]>();
+    chunks.forEach((ch, i) => {
+      const b = batches.get(ch.batchId) ?? null;
+      if (b && (b.status === 'queued' || b.status === 'running') && !b.expired) {
+        const list = runnable.get(ch.batchId) ?? [];
+        list.push(i);
+        runnable.set(ch.batchId, list);
+      } else {
+        out[i] = { kind: 'settled', batch: b, settled: 0 };
+      }
+    });
+    for (const [batchId, idx] of runnable) {
+      const from = idx.map((i) => chunks[i]!.seqFrom);
+      const to = idx.map((i) => chunks[i]!.seqTo);
+      const res = await c.query<{ seq: number; text: string }>(
+        `UPDATE documents d SET status = 'running', attempts = d.attempts + 1
+         FROM unnest($2::int[], $3::int[]) AS r(seq_from, seq_to)
+         WHERE d.batch_id = $1 AND d.seq BETWEEN r.seq_from AND r.seq_to AND d.status IN ('queued', 'running')
+         RETURNING d.seq, d.text`,
+        [batchId, from, to],
+      );
+      const batch = batches.get(batchId)!;
+      for (const i of idx) {
+        const ch = chunks[i]!;
+        const docs = res.rows
+          .filter((r) => r.seq >= ch.seqFrom && r.seq <= ch.seqTo)
+          .sort((a, b) => a.seq - b.seq);
+        out[i] = { kind: 'run', batch, docs };
+      }
+    }
+    if (runnable.size > 0) {
+      await c.query(
+        `UPDATE batches SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+         WHERE id = ANY($1::text[]) AND status = 'queued'`,
+        [[...runnable.keys()]],
+      );
+    }
+    // Chunks of cancelling / expired batches: settle what is left of them.
+    for (let i = 0; i < chunks.length; i++) {
+      const o = out[i]!;
+      if (o.kind !== 'settled') continue;
+      const status = settleStatusFor(o.batch);
+      if (!status) continue;
+      const ch = chunks[i]!;
+      o.settled = await settleRange(c, ch.batchId, ch.seqFrom, ch.seqTo, status);
+    }
+    return out;
+  });
+}
+
+/** Marks a range's unfinished documents `status` (with an optional error) and finalizes the batch. */
+export async function settleRange(
+  q: Queryable,
+  batchId: string,
+  seqFrom: number,
+  seqTo: number,
+  status: 'cancelled' | 'expired' | 'failed',
+  error?: DocError,
+): Promise<number> {
+  const res = await q.query(
+    `UPDATE documents SET status = $4::"DocumentStatus", error = $5::jsonb, finished_at = now()
+     WHERE batch_id = $1 AND seq BETWEEN $2 AND $3 AND status IN ('queued', 'running')`,
+    [batchId, seqFrom, seqTo, status, error ? JSON.stringify(error) : null],
+  );
+  await finalizeBatchIfDone(q, batchId);
+  return res.rowCount ?? 0;
+}
+
+/** Marks listed documents `status` (cancelled or expired) and finalizes the batch. */
+export async function settleDocuments(
+  pool: Pool,
+  batchId: string,
+  seqs: number[],
+  status: 'cancelled' | 'expired',
+): Promise<number> {
+  return inTransaction(pool, async (c) => {
+    const res = await c.query(
+      `UPDATE documents SET status = $3::"DocumentStatus", finished_at = now()
+       WHERE batch_id = $1 AND seq = ANY($2::int[]) AND status IN ('queued', 'running')`,
+      [batchId, seqs, status],
+    );
+    await finalizeBatchIfDone(c, batchId);
+    return res.rowCount ?? 0;
+  });
+}
+
+/** One document's outcome. */
+export interface DocOutcome {
+  batchId: string;
+  seq: number;
+  result?: TaskResult;
+  error?: DocError;
+}
+
+/**
+ * Writes outcomes in bulk: one `UPDATE ... FROM unnest(...)` per batch, in one transaction that
+ * also finalizes the batches. Only documents still `queued`/`running` are written. Returns the
+ * number of documents actually written.
+ */
+export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const byBatch = new Map<string, DocOutcome[]>();
+  for (const o of outcomes) {
+    const list = byBatch.get(o.batchId) ?? [];
+    list.push(o);
+    byBatch.set(o.batchId, list);
+  }
+  return inTransaction(pool, async (c) => {
+    let written = 0;
+    for (const [batchId, list] of byBatch) {
+      const res = await c.query(
+        `UPDATE documents d SET
+           status = (CASE WHEN u.error IS NULL THEN 'completed' ELSE 'failed' END)::"DocumentStatus",
+           result = u.result, error = u.error, finished_at = now()
+         FROM unnest($2::int[], $3::jsonb[], $4::jsonb[]) AS u(seq, result, error)
+         WHERE d.batch_id = $1 AND d.seq = u.seq AND d.status IN ('queued', 'running')`,
+        [
+          batchId,
+          list.map((o) => o.seq),
+          list.map((o) => (o.error ? null : JSON.stringify(o.result ?? null))),
+          list.map((o) => (o.error ? JSON.stringify(o.error) : null)),
+        ],
+      );
+      written += res.rowCount ?? 0;
+      await finalizeBatchIfDone(c, batchId);
+    }
+    return written;
+  });
+}
+
+/** Fails a whole batch (its model cannot load). */
+export async function failWholeBatch(pool: Pool, batchId: string, error: DocError): Promise<void> {
+  await inTransaction(pool, (c) => failBatch(c, batchId, error));
+}

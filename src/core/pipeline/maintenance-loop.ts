@@ -1,0 +1,87 @@
+import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger';
+import type { QueueSet } from '../queue/queues';
+import { expireBatches } from './expiry';
+import { LeaderLock } from './leader-lock';
+import { reconcileRequeued } from './pipeline-metrics';
+import { reconcile } from './reconciler';
+
+/**
+ * Periodic maintenance of a worker process: every `intervalMs`, the worker that holds the leader
+ * lease (one per deployment) runs the expiry sweep and then the reconciler. Redis being flushed
+ * loses the lease key too; the next tick takes it again, so no scheduled job has to survive.
+ */
+export interface MaintenanceOptions {
+  /** `RECONCILE_INTERVAL_MS`. */
+  intervalMs: number;
+  chunkSize: number;
+  attempts: number;
+  /** Batches younger than this are not reconciled, ms. Default: `intervalMs`. */
+  minAgeMs?: number;
+}
+
+export class MaintenanceLoop {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  private readonly lock: LeaderLock;
+
+  constructor(
+    private readonly pool: Pool,
+    redis: Redis,
+    private readonly queues: QueueSet,
+    prefix: string,
+    workerId: string,
+    private readonly options: MaintenanceOptions,
+    private readonly logger: Logger,
+  ) {
+    this.lock = new LeaderLock(
+      redis,
+      `${prefix}:maintenance:leader`,
+      workerId,
+      Math.max(3 * options.intervalMs, 5_000),
+    );
+  }
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    const tick = (): void => {
+      this.running = this.runOnce()
+        .then(() => undefined)
+        .catch((err: unknown) =>
+          this.logger.warn({ err: { message: (err as Error).message } }, 'maintenance failed'),
+        )
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, Math.min(1_000, this.options.intervalMs));
+  }
+
+  /** One pass if this worker is the leader; returns whether it ran. */
+  async runOnce(): Promise<boolean> {
+    if (!(await this.lock.acquire())) return false;
+    const expired = await expireBatches(this.pool);
+    if (expired.finalized.length > 0 || expired.documents > 0) {
+      this.logger.info({ batches: expired.finalized, documents: expired.documents }, 'expiry sweep');
+    }
+    const r = await reconcile(this.pool, this.queues, {
+      chunkSize: this.options.chunkSize,
+      attempts: this.options.attempts,
+      minAgeMs: this.options.minAgeMs ?? this.options.intervalMs,
+    });
+    if (r.jobs > 0) {
+      reconcileRequeued.inc(r.documents);
+      this.logger.warn(r, 'reconciler re-enqueued documents no live job covered');
+    }
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.lock.release().catch(() => undefined);
+  }
+}

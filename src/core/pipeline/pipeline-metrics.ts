@@ -1,0 +1,55 @@
+import { Counter, Histogram } from 'prom-client';
+import { registry } from '../metrics';
+
+/** Pipeline metrics, on the process registry (the worker's /metrics). */
+
+export const documentsProcessed = new Counter({
+  name: 'docbatch_documents_processed_total',
+  help: 'Documents finished by workers, by task and outcome (completed, failed, cancelled, expired)',
+  labelNames: ['task', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const tensorBatchSize = new Histogram({
+  name: 'docbatch_tensor_batch_size',
+  help: 'Documents per tensor batch',
+  labelNames: ['task'] as const,
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+  registers: [registry],
+});
+
+export const tensorBatchPadding = new Histogram({
+  name: 'docbatch_tensor_batch_padding_ratio',
+  help: 'Fraction of a tensor batch (documents x padded length) that is padding',
+  labelNames: ['task'] as const,
+  buckets: [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1],
+  registers: [registry],
+});
+
+export const inferenceSeconds = new Histogram({
+  name: 'docbatch_inference_seconds',
+  help: 'Model time per tensor batch (runBatch), seconds',
+  labelNames: ['task'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const chunkRetries = new Counter({
+  name: 'docbatch_chunk_retries_total',
+  help: 'Chunk job attempts that failed and will be retried, by task',
+  labelNames: ['task'] as const,
+  registers: [registry],
+});
+
+export const chunksFailed = new Counter({
+  name: 'docbatch_chunks_failed_total',
+  help: 'Chunk jobs that failed their last attempt (their documents were marked failed), by task',
+  labelNames: ['task'] as const,
+  registers: [registry],
+});
+
+export const reconcileRequeued = new Counter({
+  name: 'docbatch_reconcile_requeued_documents_total',
+  help: 'Unfinished documents no live job covered, re-enqueued by the reconciler',
+  registers: [registry],
+});
