@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * Runs a TypeScript file without a build step: `node scripts/run-ts.js path/to/file.ts [args...]`.
+ *
+ * Installs a require hook that compiles `.ts` files on the fly with @swc/core's `transformSync`
+ * (CommonJS output, no type checking; run `npm run typecheck` for that). Used for the model
+ * training and evaluation scripts under scripts/models/.
+ */
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const Module = require('node:module');
+const { transformSync } = require('@swc/core');
+
+function compile(source, filename) {
+  return transformSync(source, {
+    filename,
+    sourceMaps: 'inline',
+    module: { type: 'commonjs' },
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+  }).code;
+}
+
+Module._extensions['.ts'] = function loadTs(module, filename) {
+  module._compile(compile(fs.readFileSync(filename, 'utf8'), filename), filename);
+};
+
+const [entry, ...args] = process.argv.slice(2);
+if (!entry) {
+  console.error('usage: node scripts/run-ts.js <file.ts> [args...]');
+  process.exit(2);
+}
+const entryPath = path.resolve(entry);
+process.argv = [process.argv[0], entryPath, ...args];
+require(entryPath);

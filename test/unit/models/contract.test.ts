@@ -1,0 +1,114 @@
+import { initTfBackend } from '../../../src/core/models/backend';
+import { ModelRegistry } from '../../../src/core/models/registry';
+import type { ModelInfo, TaskModel, TaskResult } from '../../../src/core/models/types';
+import {
+  EMPTY_AFTER_CLEANING,
+  SAMPLE_TEXTS,
+  UNICODE_TEXT,
+  checkResultShape,
+  expectDocumentInputError,
+  expectSameResult,
+  longText,
+  numTensors,
+  optionsFor,
+} from './model-contract';
+
+/**
+ * Every model in the bundled repository (whatever the task: classification, summarization,
+ * translation) through the same checks, on the wasm and cpu backends.
+ */
+const MODELS: ModelInfo[] = new ModelRegistry().list();
+
+jest.setTimeout(60_000);
+
+test('the bundled repository has a model for classification and summarization', () => {
+  const tasks = new Set(MODELS.map((m) => m.task));
+  expect(tasks).toContain('classification');
+  expect(tasks).toContain('summarization');
+});
+
+describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
+  let registry: ModelRegistry;
+
+  beforeAll(async () => {
+    await expect(initTfBackend(backend)).resolves.toBe(backend);
+    registry = new ModelRegistry();
+  });
+
+  afterAll(async () => {
+    await registry.disposeAll();
+  });
+
+  describe.each(MODELS.map((m) => [m.id, m] as const))('%s', (_id, info) => {
+    let model: TaskModel;
+    const options = optionsFor(info);
+
+    beforeAll(async () => {
+      model = await registry.load(info.id);
+    });
+
+    it('returns one well-formed result per input, in input order', async () => {
+      const encoded = SAMPLE_TEXTS.map((t) => model.encode(t, options));
+      for (const e of encoded) {
+        expect(e.ids).toBeInstanceOf(Int32Array);
+        expect(e.length).toBeGreaterThan(0);
+        expect(e.ids.length).toBeLessThanOrEqual(info.maxLength);
+      }
+      const results = await model.runBatch(encoded, options);
+      expect(results).toHaveLength(SAMPLE_TEXTS.length);
+      results.forEach((r, i) => checkResultShape(info, r, encoded[i]!, options));
+      // Order: each batched result equals the result of that document run alone.
+      for (let i = 0; i < encoded.length; i++) {
+        const [alone] = await model.runBatch([encoded[i]!], options);
+        expectSameResult(info, results[i]!, alone!);
+      }
+      await expect(model.runBatch([], options)).resolves.toEqual([]);
+    });
+
+    it('is deterministic across repeated runs and across batch compositions', async () => {
+      const text = SAMPLE_TEXTS[1]!;
+      const first = model.encode(text, options);
+      const again = model.encode(text, options);
+      expect(Array.from(again.ids)).toEqual(Array.from(first.ids));
+      const a = await model.runBatch([first], options);
+      const b = await model.runBatch([first], options);
+      expect(b).toEqual(a);
+      // Next to a much longer document, the short one is padded; its result must not change.
+      const long = model.encode(SAMPLE_TEXTS[2]!.repeat(4), options);
+      const [padded] = await model.runBatch([first, long], options);
+      expectSameResult(info, padded!, a[0]!);
+    });
+
+    it('handles unicode text', async () => {
+      const encoded = model.encode(UNICODE_TEXT, options);
+      const [result] = await model.runBatch([encoded], options);
+      checkResultShape(info, result!, encoded, options);
+    });
+
+    it.each(EMPTY_AFTER_CLEANING.map((t) => [JSON.stringify(t), t]))(
+      'rejects %s (empty after cleaning) with a DocumentInputError code',
+      async (_label, text) => {
+        await expectDocumentInputError(model, text, options);
+      },
+    );
+
+    it('truncates text longer than max_length and still returns a result', async () => {
+      const text = longText(info);
+      const encoded = model.encode(text, options);
+      expect(encoded.ids.length).toBeLessThanOrEqual(info.maxLength);
+      expect(encoded.length).toBeLessThanOrEqual(info.maxLength);
+      const [result] = await model.runBatch([encoded], options);
+      checkResultShape(info, result!, encoded, options);
+    });
+
+    it('does not keep tensors between runBatch calls', async () => {
+      const encoded = SAMPLE_TEXTS.map((t) => model.encode(t, options));
+      await model.runBatch(encoded, options);
+      const before = numTensors();
+      let last: TaskResult[] = [];
+      for (let i = 0; i < 20; i++) last = await model.runBatch(encoded, options);
+      expect(last).toHaveLength(encoded.length);
+      expect(numTensors()).toBe(before);
+    });
+  });
+});

@@ -1,0 +1,69 @@
+import { initTfBackend } from '../../../src/core/models/backend';
+import { ModelRegistry } from '../../../src/core/models/registry';
+import { summaryLength, topIndices } from '../../../src/core/models/summarization/extractive-summarizer';
+import { DocumentInputError, type SummarizationResult, type TaskModel } from '../../../src/core/models/types';
+
+const DOC = [
+  'The city council met on Tuesday to debate the new transit budget.', // 0
+  'Council members argued that the transit budget must fund more buses.', // 1
+  'My neighbour adopted a small grey cat last spring.', // 2
+  'The transit budget adds buses and extends night service across the city.', // 3
+  'Weather was mild.', // 4
+  'After a long debate, the council approved the transit budget and the new buses.', // 5
+].join(' ');
+
+describe('extractive summarizer', () => {
+  const registry = new ModelRegistry();
+  let model: TaskModel;
+
+  beforeAll(async () => {
+    await initTfBackend('wasm');
+    model = await registry.load(registry.resolve('summarization').id);
+  });
+  afterAll(() => registry.disposeAll());
+
+  async function summarize(text: string, options: object): Promise<SummarizationResult> {
+    const [r] = await model.runBatch([model.encode(text, options)], options);
+    return r as SummarizationResult;
+  }
+
+  it('picks central sentences, not the off-topic ones, and returns them in document order', async () => {
+    const r = await summarize(DOC, { max_sentences: 3 });
+    expect(r.sentence_indices).toHaveLength(3);
+    expect(r.sentence_indices).not.toContain(2);
+    expect(r.sentence_indices).not.toContain(4);
+    expect([...r.sentence_indices].sort((a, b) => a - b)).toEqual(r.sentence_indices);
+    const sentences = DOC.match(/[^.]+\./g)!.map((s) => s.trim());
+    expect(r.summary).toBe(r.sentence_indices.map((i) => sentences[i]).join(' '));
+  });
+
+  it('defaults to 3 sentences and honours max_sentences and ratio (the smaller wins)', async () => {
+    expect((await summarize(DOC, {})).sentence_indices).toHaveLength(3);
+    expect((await summarize(DOC, { max_sentences: 1 })).sentence_indices).toHaveLength(1);
+    expect((await summarize(DOC, { ratio: 0.5 })).sentence_indices).toHaveLength(3);
+    expect((await summarize(DOC, { ratio: 0.2 })).sentence_indices).toHaveLength(2);
+    expect((await summarize(DOC, { ratio: 1 })).sentence_indices).toEqual([0, 1, 2, 3, 4, 5]);
+    expect((await summarize(DOC, { ratio: 1, max_sentences: 2 })).sentence_indices).toHaveLength(2);
+    expect((await summarize('Only one sentence here.', { max_sentences: 5 })).sentence_indices).toEqual([0]);
+  });
+
+  it('rejects invalid options as a DocumentInputError', () => {
+    for (const options of [{ max_sentences: 0 }, { max_sentences: 1.5 }, { ratio: 0 }, { ratio: 1.2 }]) {
+      expect(() => model.encode(DOC, options)).toThrow(DocumentInputError);
+    }
+  });
+
+  it('still summarises a document made only of stopwords', async () => {
+    const r = await summarize('It is what it is. We were there. They are here.', { max_sentences: 2 });
+    expect(r.sentence_indices).toEqual([0, 1]);
+  });
+
+  it('summaryLength and topIndices', () => {
+    expect(summaryLength(10, {})).toBe(3);
+    expect(summaryLength(2, {})).toBe(2);
+    expect(summaryLength(100, { ratio: 0.1 })).toBe(10);
+    expect(summaryLength(100, { ratio: 0.001 })).toBe(1);
+    expect(topIndices(Float32Array.of(0.1, 0.5, 0.5, 0.2), 2)).toEqual([1, 2]);
+    expect(topIndices(Float32Array.of(0.3, 0.1, 0.3), 1)).toEqual([0]);
+  });
+});
