@@ -132,7 +132,7 @@ export async function waitForBatchEnd(
   batchId: string,
   timeoutMs = 120_000,
 ): Promise<BatchState> {
-  return waitFor(
+  const end = await waitFor(
     async () => {
       const s = await batchState(db, batchId);
       return FINAL.has(s.status) ? s : null;
@@ -141,6 +141,45 @@ export async function waitForBatchEnd(
     timeoutMs,
     100,
   );
+  return end as BatchState;
+}
+
+/**
+ * Installs (in this test's own database) a row trigger that records every transition of a document
+ * into a finished status, so a test can prove each document was finished exactly once.
+ */
+export async function installFinishAudit(db: Database): Promise<void> {
+  await db.pool.query(`
+    CREATE TABLE IF NOT EXISTS finish_audit (batch_id text, seq int, status text, at timestamptz DEFAULT clock_timestamp());
+    CREATE OR REPLACE FUNCTION finish_audit_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('completed', 'failed', 'cancelled', 'expired') THEN
+        INSERT INTO finish_audit (batch_id, seq, status) VALUES (NEW.batch_id, NEW.seq, NEW.status::text);
+      END IF;
+      RETURN NULL;
+    END $$;
+    DROP TRIGGER IF EXISTS finish_audit_trg ON documents;
+    CREATE TRIGGER finish_audit_trg AFTER UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION finish_audit_fn();
+  `);
+}
+
+/** Audit of a batch: documents finished more than once, never finished, and documents with a result. */
+export async function auditBatch(
+  db: Database,
+  batchId: string,
+): Promise<{ twice: number; never: number; results: number }> {
+  const q = async (sql: string): Promise<number> =>
+    (await db.pool.query<{ n: number }>(sql, [batchId])).rows[0]!.n;
+  return {
+    twice: await q(
+      `SELECT count(*)::int AS n FROM (SELECT seq FROM finish_audit WHERE batch_id = $1 GROUP BY seq HAVING count(*) > 1) x`,
+    ),
+    never: await q(
+      `SELECT count(*)::int AS n FROM documents d WHERE d.batch_id = $1
+         AND NOT EXISTS (SELECT 1 FROM finish_audit a WHERE a.batch_id = d.batch_id AND a.seq = d.seq)`,
+    ),
+    results: await q(`SELECT count(*)::int AS n FROM documents WHERE batch_id = $1 AND result IS NOT NULL`),
+  };
 }
 
 /** Waits until at least `n` documents of the batch are finished. */

@@ -1,0 +1,90 @@
+import { createLogger } from '../../src/core/logger';
+import { WorkerProcess } from '../../src/workers/worker-process';
+import {
+  auditBatch,
+  createHarness,
+  flushPrefix,
+  installFinishAudit,
+  makeDocuments,
+  waitForBatchEnd,
+  waitForFinished,
+  WorkerChild,
+} from './pipeline-fixtures';
+import type { PipelineHarness } from './pipeline-fixtures';
+
+/**
+ * Recovery: Postgres is the truth. A worker process killed with SIGKILL mid-batch, and the
+ * queue's Redis keys deleted mid-batch, must both end with every document finished exactly once.
+ */
+
+jest.setTimeout(300_000);
+
+let h: PipelineHarness;
+
+beforeAll(async () => {
+  h = await createHarness();
+  await installFinishAudit(h.db);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Fast failure detection for the tests: short locks, frequent stalled checks and reconciles. */
+const RECOVERY_ENV = {
+  WORKER_TASKS: 'summarization',
+  WORKER_CONCURRENCY: '2',
+  WORKER_LOCK_DURATION_MS: '2000',
+  WORKER_STALLED_INTERVAL_MS: '500',
+  RECONCILE_INTERVAL_MS: '1000',
+  TF_BACKEND: 'wasm',
+  CHUNK_SIZE: '256',
+  CHUNK_ATTEMPTS: '3',
+};
+
+it('kill -9 of a worker process mid-batch: every document finished exactly once', async () => {
+  const env = { ...h.env.env, ...RECOVERY_ENV };
+  const a = new WorkerChild(env);
+  const b = new WorkerChild(env);
+  try {
+    await Promise.all([a.ready(), b.ready()]);
+    const total = 12_000;
+    const batch = await h.submit({ task: 'summarization' }, makeDocuments('summarization', total, 21));
+    await waitForFinished(h.db, batch.id, 1_500);
+    await a.kill9();
+    const atKill = await h.db.pool.query<{ running: number }>(
+      `SELECT running_count AS running FROM batches WHERE id = $1`,
+      [batch.id],
+    );
+    const end = await waitForBatchEnd(h.db, batch.id, 240_000);
+    expect(end.status).toBe('completed');
+    expect(end.counts).toEqual(end.rows);
+    expect(end.rows.completed).toBe(total);
+    expect(await auditBatch(h.db, batch.id)).toEqual({ twice: 0, never: 0, results: total });
+    // The killed worker held claimed documents; they were re-claimed by the survivor.
+    console.log(`kill -9: ${atKill.rows[0]?.running} documents were running in the killed worker's jobs`);
+  } finally {
+    await a.kill9();
+    await b.stop();
+  }
+});
+
+it('Redis keys of the queue deleted mid-batch: the reconciler re-enqueues and every document finishes once', async () => {
+  const worker = new WorkerProcess(h.workerConfig(RECOVERY_ENV), createLogger('silent'), {
+    reconcileMinAgeMs: 0,
+  });
+  await worker.start();
+  try {
+    const total = 10_000;
+    const batch = await h.submit({ task: 'summarization' }, makeDocuments('summarization', total, 22));
+    await waitForFinished(h.db, batch.id, 1_000);
+    const deleted = await flushPrefix(h.env.redisUrl, h.env.queuePrefix);
+    expect(deleted).toBeGreaterThan(0);
+    const end = await waitForBatchEnd(h.db, batch.id, 240_000);
+    expect(end.status).toBe('completed');
+    expect(end.counts).toEqual(end.rows);
+    expect(end.rows.completed).toBe(total);
+    expect(await auditBatch(h.db, batch.id)).toEqual({ twice: 0, never: 0, results: total });
+  } finally {
+    await worker.stop();
+  }
+});
