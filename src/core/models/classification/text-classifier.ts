@@ -12,6 +12,8 @@ import {
   type TaskOptions,
 } from '../types';
 import { encodeClassifierText, type ClassifierTokenizerConfig } from './classifier-encoder';
+// Registers custom layers that served models may use (side effect).
+import './masked-global-pooling';
 
 /**
  * Runtime `text-classifier`: any TensorFlow.js LayersModel that maps right-padded int32 token ids
