@@ -5,13 +5,12 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../core/config';
 import { Database } from '../core/db/database';
-import { inTransaction } from '../core/db/queryable';
 import type { Logger } from '../core/logger';
 import { TASKS } from '../core/models/types';
 import type { Task } from '../core/models/types';
 import { ChunkPipeline } from '../core/pipeline/chunk-pipeline';
 import type { ChunkSummary } from '../core/pipeline/chunk-pipeline';
-import { settleRange } from '../core/pipeline/chunk-store';
+import { settleRangeNow } from '../core/pipeline/chunk-store';
 import { InferenceClient } from '../core/pipeline/inference-client';
 import { MaintenanceLoop } from '../core/pipeline/maintenance-loop';
 import { chunkRetries, chunksFailed } from '../core/pipeline/pipeline-metrics';
@@ -193,9 +192,7 @@ export class WorkerProcess {
       if (final) {
         chunksFailed.inc({ task });
         log.error({ err: { message: (err as Error).message }, attempts }, 'chunk failed on its last attempt');
-        await inTransaction(this.db!.pool, (c) =>
-          settleRange(c, data.batchId, data.seqFrom, data.seqTo, 'failed', CHUNK_FAILED_ERROR),
-        ).catch((e: unknown) =>
+        await settleRangeNow(this.db!.pool, data, 'failed', CHUNK_FAILED_ERROR).catch((e: unknown) =>
           log.error({ err: { message: (e as Error).message } }, 'could not mark chunk failed'),
         );
       } else {

@@ -86,13 +86,14 @@ export async function createHarness(opts: { modelsDir?: string } = {}): Promise<
     },
   };
 }
+export type StatusCounts = Record<(typeof STATUSES)[number], number>;
 
 export interface BatchState {
   status: string;
   total: number;
-  counts: Record<string, number>;
+  counts: StatusCounts;
   /** Rows per status (what the counts must equal). */
-  rows: Record<string, number>;
+  rows: StatusCounts;
   startedAt: Date | null;
   finishedAt: Date | null;
   error: unknown;
@@ -111,12 +112,12 @@ export async function batchState(db: Database, batchId: string): Promise<BatchSt
     `SELECT status::text AS status, count(*)::int AS n FROM documents WHERE batch_id = $1 GROUP BY status`,
     [batchId],
   );
-  const rows: Record<string, number> = Object.fromEntries(STATUSES.map((s) => [s, 0]));
-  for (const x of r.rows) rows[x.status] = x.n;
+  const rows = Object.fromEntries(STATUSES.map((s) => [s, 0])) as StatusCounts;
+  for (const x of r.rows) rows[x.status as keyof StatusCounts] = x.n;
   return {
     status: row.status,
     total: row.total,
-    counts: Object.fromEntries(STATUSES.map((s) => [s, row[`${s}_count`] as number])),
+    counts: Object.fromEntries(STATUSES.map((s) => [s, row[`${s}_count`] as number])) as StatusCounts,
     rows,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
 import { failBatch, finalizeBatchIfDone } from '../batches/finalize';
-import { inTransaction } from '../db/queryable';
 import type { Queryable } from '../db/queryable';
 import type { TaskOptions, TaskResult } from '../models/types';
 import type { DocError } from './inference-protocol';
+import { lockBatches, withTransaction } from './transaction';
 
 /**
  * The pipeline's SQL. Postgres is the truth: a document is processed when it is `queued` or
@@ -59,8 +59,9 @@ export async function readBatches(q: Queryable, ids: string[]): Promise<Map<stri
  * (`cancelled` / `expired`) instead and finalize the batch.
  */
 export async function claimChunks(pool: Pool, chunks: ChunkRange[]): Promise<ClaimResult[]> {
-  return inTransaction(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const batchIds = [...new Set(chunks.map((ch) => ch.batchId))];
+    await lockBatches(c, batchIds);
     const batches = await readBatches(c, batchIds);
     const out = new Array<ClaimResult>(chunks.length);
     const runnable = new Map<string, number[]>();
@@ -113,7 +114,10 @@ export async function claimChunks(pool: Pool, chunks: ChunkRange[]): Promise<Cla
   });
 }
 
-/** Marks a range's unfinished documents `status` (with an optional error) and finalizes the batch. */
+/**
+ * Marks a range's unfinished documents `status` (with an optional error) and finalizes the batch.
+ * Inside a transaction that locked the batch row first ({@link lockBatches}).
+ */
 export async function settleRange(
   q: Queryable,
   batchId: string,
@@ -138,7 +142,8 @@ export async function settleDocuments(
   seqs: number[],
   status: 'cancelled' | 'expired',
 ): Promise<number> {
-  return inTransaction(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
+    await lockBatches(c, [batchId]);
     const res = await c.query(
       `UPDATE documents SET status = $3::"DocumentStatus", finished_at = now()
        WHERE batch_id = $1 AND seq = ANY($2::int[]) AND status IN ('queued', 'running')`,
@@ -170,7 +175,8 @@ export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise
     list.push(o);
     byBatch.set(o.batchId, list);
   }
-  return inTransaction(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
+    await lockBatches(c, [...byBatch.keys()]);
     let written = 0;
     for (const [batchId, list] of byBatch) {
       const res = await c.query(
@@ -193,7 +199,23 @@ export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise
   });
 }
 
+/** Settles a chunk range in its own transaction (e.g. `failed` after the chunk's last attempt). */
+export async function settleRangeNow(
+  pool: Pool,
+  range: ChunkRange,
+  status: 'cancelled' | 'expired' | 'failed',
+  error?: DocError,
+): Promise<number> {
+  return withTransaction(pool, async (c) => {
+    await lockBatches(c, [range.batchId]);
+    return settleRange(c, range.batchId, range.seqFrom, range.seqTo, status, error);
+  });
+}
+
 /** Fails a whole batch (its model cannot load). */
 export async function failWholeBatch(pool: Pool, batchId: string, error: DocError): Promise<void> {
-  await inTransaction(pool, (c) => failBatch(c, batchId, error));
+  await withTransaction(pool, async (c) => {
+    await lockBatches(c, [batchId]);
+    await failBatch(c, batchId, error);
+  });
 }

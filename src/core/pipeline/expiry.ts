@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { finalizeBatchIfDone } from '../batches/finalize';
-import { inTransaction } from '../db/queryable';
+import { lockBatches, withTransaction } from './transaction';
 
 /**
  * Expiry sweep: a batch whose `expires_at` (created_at + completion_window) has passed ends. Its
@@ -25,7 +25,8 @@ export async function expireBatches(pool: Pool, limit = 100): Promise<ExpirySwee
   );
   const out: ExpirySweepResult = { finalized: [], documents: 0 };
   for (const b of due.rows) {
-    await inTransaction(pool, async (c) => {
+    await withTransaction(pool, async (c) => {
+      await lockBatches(c, [b.id]);
       const res = await c.query(
         `UPDATE documents SET
            status = (CASE WHEN $2 = 'cancelling' THEN 'cancelled' ELSE 'expired' END)::"DocumentStatus",

@@ -1,0 +1,136 @@
+import { cancelBatch } from '../../src/core/batches';
+import { createLogger } from '../../src/core/logger';
+import { WorkerProcess } from '../../src/workers/worker-process';
+import { TcpProxy } from '../support/tcp-proxy';
+import {
+  auditBatch,
+  batchState,
+  createHarness,
+  installFinishAudit,
+  makeDocuments,
+  waitForBatchEnd,
+  waitForFinished,
+} from './pipeline-fixtures';
+import type { PipelineHarness } from './pipeline-fixtures';
+
+/**
+ * Batch state machine through the pipeline: cancel mid-batch, expiry mid-batch and of a batch no
+ * worker touched, and chunk retries across a Postgres outage.
+ */
+
+jest.setTimeout(300_000);
+
+let h: PipelineHarness;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  h = await createHarness();
+  await installFinishAudit(h.db);
+  worker = new WorkerProcess(
+    h.workerConfig({
+      WORKER_TASKS: 'summarization',
+      WORKER_CONCURRENCY: '2',
+      RECONCILE_INTERVAL_MS: '500',
+    }),
+    createLogger('silent'),
+    { reconcileMinAgeMs: 60_000 },
+  );
+  await worker.start();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await h?.close();
+});
+
+it('cancel mid-batch: finished documents stay, the rest become cancelled, the batch ends cancelled', async () => {
+  const total = 8_000;
+  const batch = await h.submit({ task: 'summarization' }, makeDocuments('summarization', total, 31));
+  await waitForFinished(h.db, batch.id, 500);
+  const res = await cancelBatch(h.deps, h.tenantId, batch.id);
+  expect(['cancelling', 'cancelled']).toContain(res.status);
+  const end = await waitForBatchEnd(h.db, batch.id, 60_000);
+  expect(end.status).toBe('cancelled');
+  expect(end.counts).toEqual(end.rows);
+  expect(end.rows.completed).toBeGreaterThanOrEqual(500);
+  expect(end.rows.cancelled).toBeGreaterThan(0);
+  expect(end.rows.completed + end.rows.cancelled + end.rows.failed).toBe(total);
+  expect(await auditBatch(h.db, batch.id)).toMatchObject({ twice: 0, never: 0 });
+  // No result appears after the batch ended.
+  const after = await auditBatch(h.db, batch.id);
+  expect(after.results).toBe(end.rows.completed);
+});
+
+it('expiry mid-batch: when completion_window passes, unfinished documents become expired', async () => {
+  const total = 8_000;
+  const batch = await h.submit(
+    { task: 'summarization', completion_window: '1h' },
+    makeDocuments('summarization', total, 32),
+  );
+  await waitForFinished(h.db, batch.id, 500);
+  // The clock moves past the window (the batch's deadline is brought to now).
+  await h.db.pool.query(`UPDATE batches SET expires_at = now() WHERE id = $1`, [batch.id]);
+  const end = await waitForBatchEnd(h.db, batch.id, 60_000);
+  expect(end.status).toBe('expired');
+  expect(end.counts).toEqual(end.rows);
+  expect(end.rows.completed).toBeGreaterThanOrEqual(500);
+  expect(end.rows.expired).toBeGreaterThan(0);
+  expect(end.rows.completed + end.rows.expired + end.rows.failed).toBe(total);
+  expect(await auditBatch(h.db, batch.id)).toMatchObject({ twice: 0, never: 0 });
+});
+
+it('a batch whose window passed before any chunk ran: every document expires, none runs', async () => {
+  const batch = await h.submit(
+    { task: 'summarization', completion_window: '1h' },
+    makeDocuments('summarization', 50, 33),
+  );
+  // Whichever comes first, a chunk claim or the expiry sweep, settles the documents as expired.
+  await h.db.pool.query(`UPDATE batches SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+    batch.id,
+  ]);
+  const end = await waitForBatchEnd(h.db, batch.id, 30_000);
+  expect(end.status).toBe('expired');
+  expect(end.counts).toEqual(end.rows);
+  expect(end.rows.expired + end.rows.completed).toBe(50);
+  expect(end.rows.expired).toBeGreaterThan(0);
+});
+
+it('a Postgres outage mid-batch: failed chunks are retried with backoff and every document finishes once', async () => {
+  const proxy = new TcpProxy('127.0.0.1', Number(new URL(h.env.databaseUrl).port || 5432));
+  await proxy.start();
+  const url = new URL(h.env.databaseUrl);
+  url.port = String(proxy.port);
+  const flaky = new WorkerProcess(
+    h.workerConfig({
+      DATABASE_URL: url.toString(),
+      WORKER_TASKS: 'summarization',
+      WORKER_CONCURRENCY: '2',
+      CHUNK_ATTEMPTS: '5',
+      RECONCILE_INTERVAL_MS: '600000',
+    }),
+    createLogger('silent'),
+  );
+  await worker.stop(); // only the worker behind the proxy runs now
+  await flaky.start();
+  try {
+    const total = 4_000;
+    const batch = await h.submit({ task: 'summarization' }, makeDocuments('summarization', total, 34));
+    await waitForFinished(h.db, batch.id, 300);
+    await proxy.stop();
+    await new Promise((r) => setTimeout(r, 700)); // an outage of a fixed length is the scenario itself
+    await proxy.start();
+    const end = await waitForBatchEnd(h.db, batch.id, 120_000);
+    expect(end.status).toBe('completed');
+    expect(end.counts).toEqual(end.rows);
+    expect(end.rows.completed).toBe(total);
+    expect(await auditBatch(h.db, batch.id)).toEqual({ twice: 0, never: 0, results: total });
+    const retried = await h.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM documents WHERE batch_id = $1 AND attempts > 1`,
+      [batch.id],
+    );
+    expect(retried.rows[0]!.n).toBeGreaterThan(0);
+    expect((await batchState(h.db, batch.id)).status).toBe('completed');
+  } finally {
+    await flaky.stop();
+    await proxy.stop();
+  }
+});
