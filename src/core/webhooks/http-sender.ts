@@ -31,6 +31,8 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   if (!value) return null;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v);
+  // An HTTP date names the day and month ("Wed, 21 Oct 2015 07:28:00 GMT").
+  if (!/^[A-Za-z]{3},? /.test(v)) return null;
   const at = Date.parse(v);
   if (Number.isNaN(at)) return null;
   return Math.max(0, Math.ceil((at - now) / 1000));
