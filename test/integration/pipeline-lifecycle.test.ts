@@ -94,6 +94,40 @@ it('a batch whose window passed before any chunk ran: every document expires, no
   expect(end.rows.expired).toBeGreaterThan(0);
 });
 
+it('a chunk that throws on every attempt is retried with backoff, then its unfinished documents fail', async () => {
+  // Fault injection in this test's own database: writing a result for the document 'poison' fails.
+  await h.db.pool.query(`
+    CREATE OR REPLACE FUNCTION poison_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'injected write failure'; END $$;
+    CREATE TRIGGER poison_trg BEFORE UPDATE ON documents FOR EACH ROW
+      WHEN (NEW.client_id = 'poison' AND NEW.status = 'completed') EXECUTE FUNCTION poison_fn();
+  `);
+  try {
+    const docs = makeDocuments('summarization', 200, 35);
+    docs[120] = { id: 'poison', text: docs[120]!.text };
+    const started = Date.now();
+    const batch = await h.submit({ task: 'summarization' }, docs);
+    const end = await waitForBatchEnd(h.db, batch.id, 60_000);
+    // Three attempts with exponential backoff (1 s, 2 s) before giving up.
+    expect(Date.now() - started).toBeGreaterThan(2_900);
+    expect(end.status).toBe('completed');
+    expect(end.counts).toEqual(end.rows);
+    expect(end.rows.completed + end.rows.failed).toBe(200);
+    const poison = await h.db.pool.query(
+      `SELECT status::text, error, attempts FROM documents WHERE batch_id = $1 AND client_id = 'poison'`,
+      [batch.id],
+    );
+    expect(poison.rows[0]).toEqual({
+      status: 'failed',
+      error: { code: 'PROCESSING_FAILED', message: expect.any(String) },
+      attempts: 3,
+    });
+    expect(await auditBatch(h.db, batch.id)).toMatchObject({ twice: 0, never: 0 });
+  } finally {
+    await h.db.pool.query(`DROP TRIGGER IF EXISTS poison_trg ON documents`);
+  }
+});
+
 it('a Postgres outage mid-batch: failed chunks are retried with backoff and every document finishes once', async () => {
   const proxy = new TcpProxy('127.0.0.1', Number(new URL(h.env.databaseUrl).port || 5432));
   await proxy.start();
