@@ -1,14 +1,22 @@
 import express from 'express';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
+import { batchSettingsFrom } from '../core/batches';
+import type { BatchDeps, ModelCatalog } from '../core/batches';
 import type { ApiConfig } from '../core/config';
 import type { Database } from '../core/db/database';
 import { AppError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { httpRequestDuration, httpRequestsTotal, queueDepth } from '../core/metrics';
+import { initTfBackend } from '../core/models/backend';
+import { ModelRegistry } from '../core/models/registry';
 import type { QueueSet } from '../core/queue/queues';
+import { SubmissionLimiter } from '../core/tenants';
+import { adminRouter } from './admin';
 import { errorMiddleware } from './http';
 import { opsRouter } from './ops-routes';
+import { openApiRouter } from './routes/openapi';
+import { v1Router } from './routes/v1';
 
 /** Everything a request handler may use. One per API process. */
 export interface ApiContext {
@@ -18,6 +26,47 @@ export interface ApiContext {
   redis: Redis;
   queues: QueueSet;
   logger: Logger;
+  /** The model registry; default: a ModelRegistry over the bundled models and MODELS_DIR. */
+  models?: ModelCatalog;
+}
+
+/** The batch operations' dependencies for this process. */
+export function batchDepsFor(ctx: ApiContext): BatchDeps {
+  const models =
+    ctx.models ??
+    new ModelRegistry({
+      modelsDir: ctx.config.MODELS_DIR,
+      log: (msg, fields) => ctx.logger.info(fields ?? {}, msg),
+    });
+  return {
+    db: ctx.db,
+    queues: ctx.queues,
+    models,
+    logger: ctx.logger,
+    limiter: new SubmissionLimiter(ctx.redis, {
+      perMinute: ctx.config.RATE_LIMIT_PER_MINUTE,
+      maxActive: ctx.config.MAX_ACTIVE_BATCHES,
+      prefix: ctx.config.QUEUE_PREFIX,
+    }),
+    settings: batchSettingsFrom(ctx.config),
+  };
+}
+
+/**
+ * The TensorFlow.js backend for `GET /v1/models`: the one TF_BACKEND resolves to in this process,
+ * resolved on first use (a failed attempt is retried on the next call).
+ */
+function backendResolver(ctx: ApiContext): () => Promise<string> {
+  let pending: Promise<string> | undefined;
+  return () => {
+    pending ??= initTfBackend(ctx.config.TF_BACKEND, (msg, fields) =>
+      ctx.logger.info(fields ?? {}, msg),
+    ).catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
 }
 
 /** Samples queue depth for /metrics. */
@@ -60,6 +109,9 @@ export function createApp(ctx: ApiContext): Express {
   });
 
   app.use(opsRouter(ctx.db, ctx.redis, () => sampleQueueDepth(ctx.queues)));
+  app.use(openApiRouter());
+  app.use('/v1', v1Router(batchDepsFor(ctx), ctx.config, backendResolver(ctx)));
+  app.use('/admin', adminRouter(ctx, batchDepsFor(ctx)));
 
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND', 'No such route.')));
   app.use(errorMiddleware(ctx.logger));

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { arraySource, batchFieldsFromQuery, ndjsonSource } from '../../core/batches';
+import type { DocumentSource } from '../../core/batches';
+import type { ApiConfig } from '../../core/config';
+import { AppError } from '../../core/errors';
+
+/**
+ * Reads a `POST /v1/batches` request into batch fields and a document source, per Content-Type:
+ * - `application/json`: the whole body (at most MAX_JSON_BODY_BYTES) with a `documents` array;
+ * - `application/x-ndjson` (also `application/ndjson`, `application/jsonl`, `application/x-jsonl`,
+ *   `application/jsonlines`, `application/x-jsonlines`): streamed, batch fields from the query.
+ * Anything else is 415. A declared Content-Length over the limit is 413 before any byte is read.
+ */
+
+export const NDJSON_TYPES = [
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+  'application/x-jsonl',
+  'application/jsonlines',
+  'application/x-jsonlines',
+];
+
+export interface ParsedUpload {
+  fields: unknown;
+  documents: DocumentSource;
+}
+
+function mediaType(req: Request): { type: string; charset?: string } {
+  const raw = req.get('content-type') ?? '';
+  const [type, ...params] = raw.split(';').map((s) => s.trim());
+  const charset = params
+    .find((p) => /^charset=/i.test(p))
+    ?.slice(8)
+    .replace(/"/g, '')
+    .toLowerCase();
+  return { type: (type ?? '').toLowerCase(), charset };
+}
+
+function checkDeclaredLength(req: Request, max: number): void {
+  const declared = Number(req.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `Request body exceeds ${max} bytes.`);
+  }
+}
+
+function unsupported(type: string): AppError {
+  return new AppError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Unsupported Content-Type ${JSON.stringify(type || '(none)')}: send application/json or application/x-ndjson.`,
+  );
+}
+
+async function readJsonBody(req: Request, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > max) throw new AppError('PAYLOAD_TOO_LARGE', `Request body exceeds ${max} bytes.`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Batch fields in a canonical order, so the same query in another order is the same request. */
+function canonical(fields: Record<string, unknown>): string {
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  );
+}
+
+export async function parseUpload(req: Request, config: ApiConfig): Promise<ParsedUpload> {
+  const { type, charset } = mediaType(req);
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Unsupported charset ${JSON.stringify(charset)}: bodies are UTF-8.`,
+    );
+  }
+  const encoding = (req.get('content-encoding') ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Encoding ${JSON.stringify(encoding)}.`);
+  }
+  if (type === 'application/json') {
+    checkDeclaredLength(req, config.MAX_JSON_BODY_BYTES);
+    const body = await readJsonBody(req, config.MAX_JSON_BODY_BYTES);
+    const digest = createHash('sha256').update('json\n').update(body).digest('hex');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new AppError('INVALID_REQUEST', 'Request body is not valid JSON.');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new AppError('INVALID_REQUEST', 'Request body must be a JSON object.');
+    }
+    const { documents, ...fields } = parsed as Record<string, unknown>;
+    if (!Array.isArray(documents)) {
+      throw new AppError('INVALID_REQUEST', 'documents must be an array of document objects.', [
+        { field: 'documents', message: 'must be an array of document objects' },
+      ]);
+    }
+    return { fields, documents: arraySource(documents, digest) };
+  }
+  if (NDJSON_TYPES.includes(type)) {
+    checkDeclaredLength(req, config.MAX_BODY_BYTES);
+    const fields = batchFieldsFromQuery(req.query as Record<string, unknown>);
+    return {
+      fields,
+      documents: ndjsonSource(req as AsyncIterable<Buffer>, {
+        maxBytes: config.MAX_BODY_BYTES,
+        // A document of MAX_DOC_CHARS characters, each escaped as \uXXXX, plus 1 MiB for id and metadata.
+        maxLineBytes: config.MAX_DOC_CHARS * 6 + 1024 * 1024,
+        hashPrefix: `ndjson\n${canonical(fields)}\n`,
+      }),
+    };
+  }
+  throw unsupported(type);
+}

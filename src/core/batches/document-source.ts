@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { AppError } from '../errors';
+
+/**
+ * Where the documents of a submission come from. Items arrive in arrays (one per body chunk) so the
+ * per-document path stays synchronous. Consuming the source also feeds the request hash used for
+ * Idempotency-Key comparison, so `digest()` is valid once the source is exhausted or drained.
+ */
+export type DocumentItem =
+  /** One NDJSON line, still to be parsed. */
+  | { line: number; json: string }
+  /** One element of a JSON `documents` array, already parsed. */
+  | { line: number; value: unknown }
+  /** A line that cannot be a document (too long, empty). */
+  | { line: number; error: string; field?: string };
+
+export interface DocumentSource extends AsyncIterable<DocumentItem[]> {
+  /** Reads (and hashes) the rest of the body without keeping it, e.g. to answer an idempotent replay. */
+  drain(): Promise<void>;
+  /** SHA-256 of the whole request (batch fields + body). Valid after the source is exhausted or drained. */
+  digest(): string;
+}
+
+export interface NdjsonSourceOptions {
+  /** Maximum body bytes: beyond it reading stops with 413 PAYLOAD_TOO_LARGE. */
+  maxBytes: number;
+  /** Longest line kept; a longer line becomes an error item and is skipped without buffering it. */
+  maxLineBytes: number;
+  /** Bytes hashed before the body (the normalised batch fields), so a different query is a different request. */
+  hashPrefix: string;
+}
+
+function tooLarge(maxBytes: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `Request body exceeds ${maxBytes} bytes.`);
+}
+
+const NL = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Streams an NDJSON body: splits on `\n` (a trailing `\r` is dropped), counts bytes (413 beyond
+ * `maxBytes`), hashes every byte. Blank lines at the end of the body are ignored; a blank line
+ * followed by more documents is an error item with its line number. Memory: one body chunk plus
+ * at most one partial line (`maxLineBytes`).
+ */
+export function ndjsonSource(
+  body: AsyncIterable<Buffer | string>,
+  opts: NdjsonSourceOptions,
+): DocumentSource {
+  const hash: Hash = createHash('sha256').update(opts.hashPrefix);
+  let bytes = 0;
+  let line = 0;
+  let exhausted = false;
+  let digested: string | undefined;
+  let iterator: AsyncIterator<Buffer | string> | undefined;
+  // Partial line carried between chunks.
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  let skippingLongLine = false;
+  // Blank lines not yet known to be trailing: their count and the first few line numbers.
+  let blankCount = 0;
+  const blankLines: number[] = [];
+
+  const next = async (): Promise<Buffer | null> => {
+    iterator ??= body[Symbol.asyncIterator]();
+    const r = await iterator.next();
+    if (r.done) {
+      exhausted = true;
+      return null;
+    }
+    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    bytes += chunk.length;
+    if (bytes > opts.maxBytes) throw tooLarge(opts.maxBytes);
+    hash.update(chunk);
+    return chunk;
+  };
+
+  const emitLine = (
+    out: DocumentItem[],
+    buf: Buffer,
+    start: number,
+    end: number,
+    pre: Buffer[] | null,
+  ): void => {
+    line++;
+    if (skippingLongLine) {
+      skippingLongLine = false;
+      out.push({ line, error: `line is longer than ${opts.maxLineBytes} bytes` });
+      return;
+    }
+    if (end > start && buf[end - 1] === CR) end--;
+    let text: string;
+    if (pre && pre.length > 0) {
+      text = Buffer.concat([...pre, buf.subarray(start, end)]).toString('utf8');
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+    } else {
+      text = buf.toString('utf8', start, end);
+    }
+    if (text.trim() === '') {
+      blankCount++;
+      if (blankLines.length < 100) blankLines.push(line);
+      return;
+    }
+    if (blankCount > 0) {
+      for (const l of blankLines)
+        out.push({ line: l, error: 'empty line (blank lines are allowed only at the end)' });
+      blankCount = 0;
+      blankLines.length = 0;
+    }
+    out.push({ line, json: text });
+  };
+
+  const items = async function* (): AsyncGenerator<DocumentItem[]> {
+    for (;;) {
+      const chunk = await next();
+      if (chunk === null) break;
+      const out: DocumentItem[] = [];
+      let pos = 0;
+      for (;;) {
+        const nl = chunk.indexOf(NL, pos);
+        if (nl === -1) break;
+        if (carryBytes + (nl - pos) > opts.maxLineBytes) skippingLongLine = true;
+        emitLine(out, chunk, pos, nl, carryBytes > 0 && !skippingLongLine ? carry : null);
+        carry = [];
+        carryBytes = 0;
+        pos = nl + 1;
+      }
+      if (pos < chunk.length) {
+        const rest = chunk.length - pos;
+        if (skippingLongLine || carryBytes + rest > opts.maxLineBytes) {
+          skippingLongLine = true;
+          carry = [];
+          carryBytes += rest;
+        } else {
+          // Copy: the chunk itself may be reused by the stream.
+          carry.push(Buffer.from(chunk.subarray(pos)));
+          carryBytes += rest;
+        }
+      }
+      if (out.length > 0) yield out;
+    }
+    if (carryBytes > 0 || skippingLongLine) {
+      const out: DocumentItem[] = [];
+      const empty = Buffer.alloc(0);
+      emitLine(out, empty, 0, 0, skippingLongLine ? null : carry);
+      carry = [];
+      carryBytes = 0;
+      if (out.length > 0) yield out;
+    }
+  };
+
+  return {
+    [Symbol.asyncIterator]: () => items(),
+    async drain() {
+      while (!exhausted) await next();
+    },
+    digest() {
+      digested ??= hash.digest('hex');
+      return digested;
+    },
+  };
+}
+
+/** A source over an already-parsed `documents` array (JSON form); `digest` is computed by the caller. */
+export function arraySource(documents: unknown[], digest: string): DocumentSource {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const PAGE = 1000;
+      for (let i = 0; i < documents.length; i += PAGE) {
+        yield documents.slice(i, i + PAGE).map((value, j) => ({ line: i + j + 1, value }));
+      }
+    },
+    async drain() {},
+    digest: () => digest,
+  };
+}

@@ -1,0 +1,240 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { AppError } from '../errors';
+import type { ErrorDetail } from '../errors';
+import type { DocumentItem } from './document-source';
+
+/**
+ * Validates the documents of one upload and encodes the valid ones as rows of Postgres
+ * `COPY documents (batch_id, seq, client_id, text, metadata) FROM STDIN` (text format).
+ *
+ * Rules: `text` a non-empty string of at most `maxDocChars` characters (Unicode code points);
+ * `id` optional, a non-empty string of at most 128 characters, unique within the batch (defaults to
+ * the line number); `metadata` optional object (or null). Unknown fields are refused. NUL characters
+ * (which Postgres text cannot hold) are refused. The first 100 problems are kept, with 1-based lines.
+ *
+ * Duplicate ids are found without keeping every id in memory: explicit ids go into a Set (long ones
+ * as a 96-bit hash), documents without an id only set a bit, and an explicit id that looks like a
+ * line number is checked against that bitmap.
+ */
+
+export const MAX_ERROR_DETAILS = 100;
+export const MAX_CLIENT_ID_CHARS = 128;
+
+const documentSchema = (maxDocChars: number) =>
+  z.strictObject({
+    id: z
+      .string({ error: 'must be a string' })
+      .min(1, 'must be a non-empty string')
+      .max(MAX_CLIENT_ID_CHARS, `must be at most ${MAX_CLIENT_ID_CHARS} characters`)
+      .optional(),
+    text: z
+      .string({ error: 'must be a non-empty string' })
+      .min(1, 'must be a non-empty string')
+      .refine(
+        (t) => t.length <= maxDocChars || codePoints(t) <= maxDocChars,
+        `must be at most ${maxDocChars} characters`,
+      ),
+    metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).nullable().optional(),
+  });
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff) n++;
+  }
+  return n;
+}
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_G = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Escapes a value for the COPY text format. */
+export function copyEscape(s: string): string {
+  return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_G, (c) => COPY_ESCAPES[c] as string) : s;
+}
+
+/** Key under which an explicit id is remembered: short ids as they are, long ones as a 96-bit hash. */
+function idKey(id: string): string {
+  return id.length <= 16 ? id : '#' + createHash('md5').update(id).digest('base64').slice(0, 16);
+}
+
+const CANONICAL_LINE = /^[1-9][0-9]{0,9}$/;
+
+export interface DocumentValidatorOptions {
+  batchId: string;
+  maxDocChars: number;
+  /** More documents than this -> 413 PAYLOAD_TOO_LARGE, thrown at once. */
+  maxDocs: number;
+}
+
+export class DocumentValidator {
+  /** Documents accepted so far (their `seq` equals their line). */
+  count = 0;
+  /** Highest line seen (valid or not). */
+  lines = 0;
+  errorCount = 0;
+  duplicateCount = 0;
+  readonly errors: ErrorDetail[] = [];
+  private readonly schema: ReturnType<typeof documentSchema>;
+  private readonly batchCol: string;
+  private readonly explicitIds = new Set<string>();
+  /** Bit per line: 1 when that line is a valid document that took its line number as id. */
+  private defaultIdLines = new Uint8Array(1 << 14);
+
+  constructor(private readonly opts: DocumentValidatorOptions) {
+    this.schema = documentSchema(opts.maxDocChars);
+    this.batchCol = copyEscape(opts.batchId);
+  }
+
+  get ok(): boolean {
+    return this.errorCount === 0;
+  }
+
+  private fail(detail: ErrorDetail, duplicate = false): void {
+    this.errorCount++;
+    if (duplicate) this.duplicateCount++;
+    if (this.errors.length < MAX_ERROR_DETAILS) this.errors.push(detail);
+  }
+
+  private markDefault(line: number): void {
+    if (line >= this.defaultIdLines.length * 8) {
+      const next = new Uint8Array(Math.max(this.defaultIdLines.length * 2, (line >> 3) + 1));
+      next.set(this.defaultIdLines);
+      this.defaultIdLines = next;
+    }
+    this.defaultIdLines[line >> 3]! |= 1 << (line & 7);
+  }
+
+  private hasDefault(line: number): boolean {
+    return (
+      line < this.defaultIdLines.length * 8 &&
+      ((this.defaultIdLines[line >> 3] ?? 0) & (1 << (line & 7))) !== 0
+    );
+  }
+
+  /**
+   * Validates a batch of items; returns the COPY rows of the valid ones (empty once any error was
+   * seen: nothing more will be stored). Throws PAYLOAD_TOO_LARGE past `maxDocs`.
+   */
+  accept(items: DocumentItem[]): string {
+    let rows = '';
+    for (const item of items) {
+      const line = item.line;
+      this.lines = line;
+      if (line > this.opts.maxDocs) {
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `A batch may have at most ${this.opts.maxDocs} documents (MAX_DOCS_PER_BATCH).`,
+        );
+      }
+      if ('error' in item) {
+        this.fail({ line, ...(item.field ? { field: item.field } : {}), message: item.error });
+        continue;
+      }
+      let value: unknown;
+      if ('json' in item) {
+        try {
+          value = JSON.parse(item.json);
+        } catch {
+          this.fail({ line, message: 'is not valid JSON' });
+          continue;
+        }
+      } else {
+        value = item.value;
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        this.fail({ line, message: 'must be a JSON object with a "text" field' });
+        continue;
+      }
+      const res = this.schema.safeParse(value);
+      if (!res.success) {
+        for (const issue of res.error.issues) {
+          if (issue.code === 'unrecognized_keys') {
+            this.fail({ line, message: `unknown field(s): ${issue.keys.join(', ')}` });
+          } else {
+            this.fail({ line, field: issue.path.map(String).join('.') || undefined, message: issue.message });
+          }
+        }
+        continue;
+      }
+      const doc = res.data;
+      if (doc.text.includes('\u0000')) {
+        this.fail({ line, field: 'text', message: 'must not contain NUL (\\u0000) characters' });
+        continue;
+      }
+      let metadataCol = '\\N';
+      if (doc.metadata) {
+        const json = JSON.stringify(doc.metadata);
+        if (json.includes('\\u0000')) {
+          this.fail({ line, field: 'metadata', message: 'must not contain NUL (\\u0000) characters' });
+          continue;
+        }
+        metadataCol = copyEscape(json);
+      }
+      let clientId: string;
+      if (doc.id !== undefined) {
+        clientId = doc.id;
+        const key = idKey(clientId);
+        if (this.explicitIds.has(key)) {
+          this.fail({ line, field: 'id', message: `duplicate id ${JSON.stringify(clientId)}` }, true);
+          continue;
+        }
+        if (CANONICAL_LINE.test(clientId)) {
+          const n = Number(clientId);
+          if (n < line && this.hasDefault(n)) {
+            this.fail(
+              {
+                line,
+                field: 'id',
+                message: `duplicate id ${JSON.stringify(clientId)} (the default id of line ${n})`,
+              },
+              true,
+            );
+            continue;
+          }
+        }
+        this.explicitIds.add(key);
+      } else {
+        clientId = String(line);
+        if (this.explicitIds.has(clientId)) {
+          this.fail(
+            {
+              line,
+              field: 'id',
+              message: `duplicate id ${JSON.stringify(clientId)} (its default id, the line number, is used by an earlier document)`,
+            },
+            true,
+          );
+          continue;
+        }
+        this.markDefault(line);
+      }
+      this.count++;
+      if (this.errorCount === 0) {
+        rows += `${this.batchCol}\t${line}\t${copyEscape(clientId)}\t${copyEscape(doc.text)}\t${metadataCol}\n`;
+      }
+    }
+    return this.errorCount === 0 ? rows : '';
+  }
+
+  /** The error to answer with once all items were seen, or null when every document is valid. */
+  result(): AppError | null {
+    if (this.errorCount === 0) return null;
+    const more = this.errorCount > this.errors.length ? ` (first ${this.errors.length} shown)` : '';
+    if (this.duplicateCount === this.errorCount) {
+      return new AppError(
+        'DUPLICATE_DOCUMENT_ID',
+        `${this.errorCount} document(s) reuse an id already used in this batch${more}; nothing was stored.`,
+        this.errors,
+      );
+    }
+    return new AppError(
+      'INVALID_DOCUMENT',
+      `${this.errorCount} invalid document line(s)${more}; nothing was stored.`,
+      this.errors,
+    );
+  }
+}
