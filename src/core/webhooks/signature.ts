@@ -36,11 +36,11 @@ export function sign(secret: string, id: string, timestamp: number | string, bod
 }
 
 /** The three Standard Webhooks headers. */
-export interface WebhookHeaders {
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 /**
  * Headers for one delivery attempt, signed with every secret in `secrets` (the current one first,
