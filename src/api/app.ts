@@ -30,8 +30,18 @@ export interface ApiContext {
   models?: ModelCatalog;
 }
 
-/** The batch operations' dependencies for this process. */
+const depsByContext = new WeakMap<ApiContext, BatchDeps>();
+
+/** The batch operations' dependencies for this process (one set per context). */
 export function batchDepsFor(ctx: ApiContext): BatchDeps {
+  const cached = depsByContext.get(ctx);
+  if (cached) return cached;
+  const deps = buildBatchDeps(ctx);
+  depsByContext.set(ctx, deps);
+  return deps;
+}
+
+function buildBatchDeps(ctx: ApiContext): BatchDeps {
   const models =
     ctx.models ??
     new ModelRegistry({

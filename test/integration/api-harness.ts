@@ -37,6 +37,7 @@ export async function startApi(
     PORT: '0',
     HOST: '127.0.0.1',
     TF_BACKEND: 'cpu',
+    RATE_LIMIT_PER_MINUTE: '100000',
     ...overrides,
   });
   const api = new ApiServer(config, createLogger('silent'));
