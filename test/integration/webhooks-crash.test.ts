@@ -6,6 +6,7 @@ import { newId } from '../../src/core/ids';
 import { writeOutcomes } from '../../src/core/pipeline/chunk-store';
 import { createTenantWithKey } from '../../src/core/tenants';
 import { INTERRUPTED_ERROR, listDeliveries } from '../../src/core/webhooks/delivery-store';
+import type { DeliveryWithAttempts } from '../../src/core/webhooks/delivery-store';
 import { verifyWebhook } from '../../src/core/webhooks/signature';
 import { createTestEnvironment } from '../support/test-db';
 import type { TestEnvironment } from '../support/test-db';
@@ -108,6 +109,17 @@ async function complete(batchId: string): Promise<void> {
   ]);
 }
 
+async function succeeded(batchId: string): Promise<DeliveryWithAttempts> {
+  return waitFor(
+    async () => {
+      const [x] = await listDeliveries(db.pool, batchId);
+      return x?.status === 'succeeded' ? x : undefined;
+    },
+    `delivery of ${batchId}`,
+    20_000,
+  ) as Promise<DeliveryWithAttempts>;
+}
+
 beforeAll(async () => {
   env = await createTestEnvironment();
   db = new Database(env.databaseUrl, 4);
@@ -134,10 +146,7 @@ describe('webhook delivery across worker crashes', () => {
 
     const child = await startChild();
     try {
-      const d = await waitFor(async () => {
-        const [x] = await listDeliveries(db.pool, batchId);
-        return x?.status === 'succeeded' ? x : null;
-      }, 'delivery after start');
+      const d = await succeeded(batchId);
       expect(receiver.at('/late')).toHaveLength(1);
       expect(receiver.at('/late')[0]?.headers['webhook-id']).toBe(d.id);
     } finally {
@@ -156,14 +165,7 @@ describe('webhook delivery across worker crashes', () => {
 
     const second = await startChild();
     try {
-      const d = await waitFor(
-        async () => {
-          const [x] = await listDeliveries(db.pool, batchId);
-          return x?.status === 'succeeded' ? x : null;
-        },
-        'delivery after restart',
-        20_000,
-      );
+      const d = await succeeded(batchId);
       expect(d.attempt_log.map((a) => [a.attempt, a.status_code, a.error])).toEqual([
         [1, null, INTERRUPTED_ERROR],
         [2, 200, null],
