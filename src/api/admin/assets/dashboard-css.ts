@@ -15,7 +15,7 @@ header.top form.logout { margin: 0; }
 button.link { background: none; border: 0; color: #d0d5dd; cursor: pointer; font: inherit; padding: 0; }
 main { padding: 20px 24px; max-width: 1400px; margin: 0 auto; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px; margin-bottom: 20px; }
-h1 { font-size: 20px; margin: 0 0 8px; } h2 { font-size: 15px; margin: 0 0 10px; }
+h1 { font-size: 20px; margin: 0 0 8px; } h1 code { font-size: 18px; } h2 { font-size: 15px; margin: 0 0 10px; }
 .section-head { display: flex; justify-content: space-between; align-items: flex-start; gap: 16px; flex-wrap: wrap; }
 .muted { color: var(--muted); font-weight: 400; } .small { font-size: 12px; } .bad { color: var(--bad); }
 .hit { color: var(--accent); }

@@ -59,12 +59,14 @@ export const DASHBOARD_JS = String.raw`'use strict';
   function updateProgressText(span, c) {
     clear(span);
     var done = c.completed + c.failed + c.cancelled + c.expired;
-    span.appendChild(document.createTextNode(fmtCount(done) + ' / ' + fmtCount(c.total) + ' done'));
+    span.appendChild(document.createTextNode(fmtCount(done) + ' / ' + fmtCount(c.total) + ' finished'));
     if (c.failed > 0) {
       span.appendChild(document.createTextNode(' \u00b7 '));
       span.appendChild(el('span', fmtCount(c.failed) + ' failed', 'bad'));
     }
-    if (c.queued > 0) span.appendChild(document.createTextNode(' \u00b7 ' + fmtCount(c.queued) + ' queued'));
+    [['cancelled', c.cancelled], ['expired', c.expired], ['running', c.running], ['queued', c.queued]].forEach(function (p) {
+      if (p[1] > 0) span.appendChild(document.createTextNode(' \u00b7 ' + fmtCount(p[1]) + ' ' + p[0]));
+    });
   }
   function updateStatus(root, status) {
     var nodes = root.querySelectorAll('[data-field="status"]');

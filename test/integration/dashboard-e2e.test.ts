@@ -1,0 +1,200 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import pino from 'pino';
+import type { Page } from 'playwright-core';
+import { loadConfig } from '../../src/core/config';
+import { WorkerProcess } from '../../src/workers/worker-process';
+import { SCREENSHOT_DIR, launchBrowser } from '../e2e/browser';
+import { ADMIN_TOKEN, startDashboard } from '../e2e/dashboard-harness';
+import type { DashboardHarness } from '../e2e/dashboard-harness';
+import { waitFor } from '../support/wait-for';
+
+/**
+ * The dashboard in headless Chromium (playwright-core + Debian's chromium), against a real API
+ * server and a real in-process worker: log in, watch a running batch's progress bar advance
+ * without a page reload, open the batch, cancel it, see it `cancelled`, open bull-board. The
+ * screenshots land in test-output/dashboard/.
+ */
+
+jest.setTimeout(120_000);
+
+let h: DashboardHarness;
+let worker: WorkerProcess | undefined;
+let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
+let page: Page;
+/** A webhook receiver on loopback (allow-listed for this test). */
+let receiver: Server;
+let received = 0;
+
+/** `n` classification documents, long enough to keep the worker busy for a while. */
+function documents(n: number): Array<{ id: string; text: string }> {
+  const words = [
+    'invoice',
+    'meeting',
+    'prize',
+    'winner',
+    'schedule',
+    'report',
+    'free',
+    'offer',
+    'team',
+    'update',
+  ];
+  return Array.from({ length: n }, (_, i) => ({
+    id: `doc-${i + 1}`,
+    text: Array.from({ length: 60 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' '),
+  }));
+}
+
+const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  const allow = { WEBHOOK_ALLOWLIST: '127.0.0.1/32' };
+  h = await startDashboard({ tenants: ['acme', 'globex'], env: { CHUNK_SIZE: '64', ...allow } });
+  worker = new WorkerProcess(
+    loadConfig('worker', {
+      ...h.env.env,
+      ...allow,
+      TF_BACKEND: 'wasm',
+      CHUNK_SIZE: '64',
+      WORKER_CONCURRENCY: '1',
+      TENSOR_BATCH_MAX_SIZE: '16',
+    }),
+    pino({ level: 'silent' }),
+    { heartbeatMs: 500 },
+  );
+  await worker.start();
+  browser = await launchBrowser();
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await h?.stop();
+  await new Promise((r) => receiver.close(r));
+});
+
+it('refuses unauthenticated requests to /admin and /admin/queues', async () => {
+  for (const p of ['/admin', '/admin/queues', '/admin/queues/api/queues', '/admin/api/batches']) {
+    const res = await fetch(`${h.url}${p}`, { redirect: 'manual' });
+    expect([p, res.status]).toEqual([p, 401]);
+  }
+});
+
+it('logs in, follows a running batch live, cancels it and shows the queues', async () => {
+  const small = await h.submit('globex', {
+    task: 'summarization',
+    metadata: { project: 'newsletter' },
+    webhook_url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/docbatch`,
+    documents: [
+      { id: 's1', text: 'The meeting moved to Monday. Bring the report. Lunch is provided.' },
+      { id: 's2', text: 'Prices rise in spring. Sales fall in summer. Nobody knows why.' },
+    ],
+  });
+  await waitFor(
+    async () =>
+      (await h.db.pool.query('SELECT status FROM batches WHERE id = $1', [small.id])).rows[0].status ===
+      'completed',
+    'the small batch to complete',
+  );
+  const big = await h.submit('acme', {
+    task: 'classification',
+    metadata: { project: 'inbox-triage', owner: 'ops' },
+    documents: documents(30_000),
+  });
+
+  // Login: the dashboard answers 401 with the login form.
+  const first = await page.goto(`${h.url}/admin`);
+  expect(first?.status()).toBe(401);
+  await shot('01-login');
+  await page.fill('#token', ADMIN_TOKEN);
+  await Promise.all([page.waitForURL(`${h.url}/admin`), page.click('button[type=submit]')]);
+  const row = page.locator(`tr[data-batch-id="${big.id}"]`);
+  await row.waitFor();
+
+  // The bar advances by polling, without reloading the page.
+  await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+  const completed = async () => Number(await row.locator('[data-bar]').getAttribute('data-completed'));
+  const before = await completed();
+  await waitFor(
+    async () => (await completed()) > before && (await completed()) > 0,
+    'the progress bar to advance',
+    30_000,
+    200,
+  );
+  const after = await completed();
+  expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(
+    true,
+  );
+  expect(await row.locator('[data-field="status"]').textContent()).toBe('running');
+  expect(after).toBeLessThan(30_000);
+  // The worker panel shows the live worker with its backend.
+  await page.locator('#workers tbody').getByText('wasm').waitFor({ timeout: 15_000 });
+  await page.waitForFunction(
+    () => document.querySelector('[data-field="worker-count"]')?.textContent === '1 connected',
+  );
+  await shot('02-batches');
+
+  // Open the batch, cancel it (confirm dialog), see it cancelled.
+  await Promise.all([page.waitForURL(`${h.url}/admin/batches/${big.id}`), row.locator('a').first().click()]);
+  await page.locator('form[data-action="cancel"] button').waitFor();
+  await shot('03-batch-running');
+  page.once('dialog', (d) => void d.accept());
+  await Promise.all([
+    page.waitForURL(`${h.url}/admin/batches/${big.id}?notice=cancelled`),
+    page.click('form[data-action="cancel"] button'),
+  ]);
+  await page.waitForFunction(
+    () => document.querySelector('h1 [data-field="status"]')?.textContent === 'cancelled',
+    undefined,
+    { timeout: 30_000 },
+  );
+  expect(await page.locator('form[data-action="cancel"]').isHidden()).toBe(true);
+  const cancelled = Number(
+    await page
+      .locator('td[data-count="cancelled"]')
+      .textContent()
+      .then((t) => t?.replace(/,/g, '')),
+  );
+  expect(cancelled).toBeGreaterThan(0);
+  await shot('04-batch-cancelled');
+  // The API sees the same state (the dashboard called the same core operation).
+  const api = await fetch(`${h.url}/v1/batches/${big.id}`, {
+    headers: { authorization: `Bearer ${h.tenants.acme?.key}` },
+  });
+  expect(((await api.json()) as { status: string }).status).toBe('cancelled');
+
+  // bull-board lists the queues.
+  await page.goto(`${h.url}/admin/queues`);
+  for (const q of [
+    'chunks-classification',
+    'chunks-summarization',
+    'chunks-translation',
+    'webhooks',
+    'maintenance',
+  ]) {
+    await page.getByText(q, { exact: true }).first().waitFor({ timeout: 20_000 });
+  }
+  await page.waitForFunction(() => !document.body.innerText.includes('Loading'), undefined, {
+    timeout: 20_000,
+  });
+  await shot('05-queues');
+
+  // The finished batch shows its webhook delivery (sent by the worker to the local receiver).
+  await waitFor(async () => received > 0, 'the webhook to arrive', 30_000);
+  await page.goto(`${h.url}/admin/batches/${small.id}`);
+  await page.locator('[data-table="deliveries"]').getByText('succeeded').waitFor({ timeout: 20_000 });
+  expect(await page.locator('[data-table="deliveries"]').textContent()).toContain('batch.completed');
+  await shot('06-batch-webhook');
+});
