@@ -24,13 +24,14 @@ describe('tensor memory', () => {
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000);
 
-  it('10,000 tiny summarization runBatch calls do not grow tf.memory().numTensors', async () => {
+  // 3,000 rather than 10,000 to keep the unit suite fast: each call runs ~40 kernels (30 iterations).
+  it('3,000 tiny summarization runBatch calls do not grow tf.memory().numTensors', async () => {
     const batch = [summarizer.encode('Budget talks. The budget passed. Rain.', {})];
     await summarizer.runBatch(batch, {});
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 10_000; i++) await summarizer.runBatch(batch, { max_sentences: 1 });
+    for (let i = 0; i < 3_000; i++) await summarizer.runBatch(batch, { max_sentences: 1 });
     expect(tf.memory().numTensors).toBe(before);
-  }, 90_000);
+  }, 60_000);
 
   it('disposing the models releases their weights', async () => {
     const before = tf.memory().numTensors;

@@ -256,7 +256,6 @@ export class ExtractiveSummarizer implements TaskModel {
     const t = Math.max(...docs.map((d) => d.terms));
     const x = new Float32Array(b * s * t);
     const valid = new Float32Array(b * s);
-    const selfSim = new Float32Array(b * s);
     docs.forEach((d, di) => {
       for (let si = 0; si < d.sentences; si++) {
         valid[di * s + si] = 1;
@@ -264,40 +263,27 @@ export class ExtractiveSummarizer implements TaskModel {
         for (let k = d.offsets[si]!; k < d.offsets[si + 1]!; k++) {
           if (d.cols[k]! >= 0) x[row + d.cols[k]!]! += d.weights[k]!;
         }
-        let sq = 0;
-        for (let c = 0; c < t; c++) sq += x[row + c]! * x[row + c]!;
-        selfSim[di * s + si] = sq;
       }
     });
     const damping = this.damping;
     const iterations = this.iterations;
-    // Padded sentences are all-zero rows, so they have zero similarity to everything. The diagonal
-    // (a sentence's similarity to itself) is left in the matrix and subtracted from every product
-    // instead, which avoids materialising [b, s, s] masks.
+    // Padded sentences are all-zero rows, so they have zero similarity to everything and get zero
+    // rows in the transition matrix. The PageRank operator is folded into one matrix per document,
+    // G = d * P + (d * dangling + (1 - d)) * teleport^T, so each power iteration is a single matMul.
     const out = tf.tidy(() => {
       const unit = tf.tensor3d(x, [b, s, t]);
       const mask = tf.tensor3d(valid, [b, s, 1]);
-      const diag = tf.tensor3d(selfSim, [b, s, 1]);
-      const sim = tf.matMul(unit, unit, false, true);
-      const rowSum = tf.sub(tf.sum(sim, 2, true), diag);
+      const offDiagonal = tf.sub(1, tf.eye(s)).expandDims(0);
+      const sim = tf.mul(tf.matMul(unit, unit, false, true), offDiagonal);
+      const rowSum = tf.sum(sim, 2, true);
       const hasEdges = tf.cast(tf.greater(rowSum, 1e-9), 'float32');
-      const inverse = tf.div(hasEdges, tf.maximum(rowSum, 1e-9));
+      const transition = tf.mul(sim, tf.div(hasEdges, tf.maximum(rowSum, 1e-9)));
       const dangling = tf.mul(tf.sub(1, hasEdges), mask);
       const teleport = tf.div(mask, tf.sum(mask, 1, true));
-      let p = teleport;
-      for (let i = 0; i < iterations; i++) {
-        const next = tf.tidy(() => {
-          const q = tf.mul(p, inverse);
-          const walked = tf.sub(tf.matMul(sim, q), tf.mul(diag, q));
-          const lost = tf.sum(tf.mul(dangling, p), 1, true);
-          return tf.add(
-            tf.mul(damping, tf.add(walked, tf.mul(lost, teleport))),
-            tf.mul(1 - damping, teleport),
-          );
-        });
-        if (p !== teleport) p.dispose();
-        p = next;
-      }
+      const jump = tf.add(tf.mul(damping, dangling), tf.mul(1 - damping, mask));
+      const google = tf.add(tf.mul(damping, transition), tf.matMul(jump, teleport, false, true));
+      let p: tf.Tensor3D = teleport;
+      for (let i = 0; i < iterations; i++) p = tf.matMul(google, p, true, false);
       return p.reshape([b, s]);
     });
     try {
