@@ -12,6 +12,7 @@ import { initTfBackend } from '../core/models/backend';
 import { ModelRegistry } from '../core/models/registry';
 import type { QueueSet } from '../core/queue/queues';
 import { SubmissionLimiter } from '../core/tenants';
+import { listWorkers } from '../core/workers';
 import { adminRouter } from './admin';
 import { errorMiddleware } from './http';
 import { opsRouter } from './ops-routes';
@@ -63,19 +64,27 @@ function buildBatchDeps(ctx: ApiContext): BatchDeps {
 }
 
 /**
- * The TensorFlow.js backend for `GET /v1/models`: the one TF_BACKEND resolves to in this process,
- * resolved on first use (a failed attempt is retried on the next call).
+ * The TensorFlow.js backend for `GET /v1/models`: the one most live workers report in their
+ * heartbeats; with no worker alive (or Redis unreachable), the one TF_BACKEND resolves to in this
+ * process, resolved on first use (a failed attempt is retried on the next call).
  */
 function backendResolver(ctx: ApiContext): () => Promise<string> {
-  let pending: Promise<string> | undefined;
-  return () => {
-    pending ??= initTfBackend(ctx.config.TF_BACKEND, (msg, fields) =>
-      ctx.logger.info(fields ?? {}, msg),
-    ).catch((err: unknown) => {
-      pending = undefined;
-      throw err;
-    });
-    return pending;
+  let local: Promise<string> | undefined;
+  const localBackend = (): Promise<string> => {
+    local ??= initTfBackend(ctx.config.TF_BACKEND, (msg, fields) => ctx.logger.info(fields ?? {}, msg)).catch(
+      (err: unknown) => {
+        local = undefined;
+        throw err;
+      },
+    );
+    return local;
+  };
+  return async () => {
+    const workers = await listWorkers(ctx.redis, ctx.config.QUEUE_PREFIX).catch(() => []);
+    const votes = new Map<string, number>();
+    for (const w of workers) if (w.backend) votes.set(w.backend, (votes.get(w.backend) ?? 0) + 1);
+    const best = [...votes].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+    return best ? best[0] : localBackend();
   };
 }
 

@@ -1,4 +1,7 @@
 import { failBatch } from '../../src/core/batches';
+import { claimChunks, writeOutcomes } from '../../src/core/pipeline/chunk-store';
+import { writeHeartbeat } from '../../src/core/workers';
+import { createRedis } from '../../src/core/redis';
 import { revokeKey } from '../../src/core/tenants';
 import { json, ndjson, startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';
@@ -524,14 +527,34 @@ describe('retry', () => {
 describe('results and documents', () => {
   let batchId: string;
   beforeAll(async () => {
-    // 2,500 documents: the first 1,200 fail (batch failure), the rest are cancelled.
+    // 2,500 documents: a worker claims 1..1200 and writes 1..1000 completed, 1001..1200 failed;
+    // then the batch is cancelled, so 1201..2500 are cancelled.
     const batch = await create(ndjson(2500));
     batchId = batch.id;
-    await h.db.pool.query(`UPDATE documents SET status = 'running' WHERE batch_id = $1 AND seq <= 1200`, [
-      batchId,
-    ]);
-    await h.request(`/v1/batches/${batchId}/cancel`, { method: 'POST' });
-    await failBatch(h.db.pool, batchId, { code: 'MODEL_LOAD_FAILED', message: 'model could not load' });
+    const [claim] = await claimChunks(h.db.pool, [{ batchId, seqFrom: 1, seqTo: 1200 }]);
+    expect(claim?.kind).toBe('run');
+    await writeOutcomes(
+      h.db.pool,
+      Array.from({ length: 1200 }, (_, i) =>
+        i < 1000
+          ? { batchId, seq: i + 1, result: { summary: `summary ${i + 1}`, sentence_indices: [0] } }
+          : { batchId, seq: i + 1, error: { code: 'DOCUMENT_TOO_SHORT', message: 'nothing to summarize' } },
+      ),
+    );
+    const running = await json<Batch>(await h.request(`/v1/batches/${batchId}`));
+    expect(running).toMatchObject({
+      status: 'running',
+      counts: { completed: 1000, failed: 200, queued: 1300 },
+    });
+    expect(running.started_at).not.toBeNull();
+    expect(running.throughput_docs_per_s).toBeGreaterThan(0);
+    expect(running.eta_s).toBeGreaterThan(0);
+    const cancelled = await json<Batch>(await h.request(`/v1/batches/${batchId}/cancel`, { method: 'POST' }));
+    expect(cancelled).toMatchObject({
+      status: 'cancelled',
+      eta_s: 0,
+      counts: { cancelled: 1300, queued: 0 },
+    });
   });
 
   const lines = async (res: Response) =>
@@ -552,9 +575,16 @@ describe('results and documents', () => {
     expect(all.map((l) => l.id)).toEqual(Array.from({ length: 2500 }, (_, i) => `d${i + 1}`));
     expect(all[0]).toEqual({
       id: 'd1',
+      status: 'completed',
+      result: { summary: 'summary 1', sentence_indices: [0] },
+      error: null,
+      metadata: null,
+    });
+    expect(all[1000]).toEqual({
+      id: 'd1001',
       status: 'failed',
       result: null,
-      error: { code: 'MODEL_LOAD_FAILED', message: 'model could not load' },
+      error: { code: 'DOCUMENT_TOO_SHORT', message: 'nothing to summarize' },
       metadata: null,
     });
     expect(all[1200]).toMatchObject({ id: 'd1201', status: 'cancelled', result: null });
@@ -562,8 +592,11 @@ describe('results and documents', () => {
 
   it('filters by status and pages NDJSON with X-Next-Cursor', async () => {
     const failed = await lines(await h.request(`/v1/batches/${batchId}/results?status=failed`));
-    expect(failed).toHaveLength(1200);
-    expect(failed.every((l) => l.status === 'failed')).toBe(true);
+    expect(failed.map((l) => l.id)).toEqual(Array.from({ length: 200 }, (_, i) => `d${i + 1001}`));
+    const both = await lines(
+      await h.request(`/v1/batches/${batchId}/results?status=failed,completed&limit=5`),
+    );
+    expect(both.map((l) => l.id)).toEqual(['d1', 'd2', 'd3', 'd4', 'd5']);
     const seen: string[] = [];
     let after = '';
     for (let i = 0; i < 10; i++) {
@@ -627,10 +660,10 @@ describe('results and documents', () => {
     const res = await h.request(`/v1/batches/${batchId}/documents/d7`);
     expect(await json(res)).toEqual({
       id: 'd7',
-      status: 'failed',
+      status: 'completed',
       text: 'Document number 7. It has two sentences.',
-      result: null,
-      error: { code: 'MODEL_LOAD_FAILED', message: 'model could not load' },
+      result: { summary: 'summary 7', sentence_indices: [0] },
+      error: null,
       metadata: null,
     });
     await expectError(await h.request(`/v1/batches/${batchId}/documents/zzz`), 404, 'NOT_FOUND');
@@ -638,7 +671,42 @@ describe('results and documents', () => {
 });
 
 describe('GET /v1/models and /openapi.json', () => {
-  it('lists the registry models with their backend', async () => {
+  it('lists the registry models with the backend the live workers report', async () => {
+    const redis = createRedis(h.env.redisUrl, 'worker');
+    try {
+      const now = new Date().toISOString();
+      await writeHeartbeat(
+        redis,
+        h.env.queuePrefix,
+        {
+          id: 'w1',
+          host: 'h',
+          pid: 1,
+          started_at: now,
+          updated_at: now,
+          backend: 'wasm',
+          tasks: ['summarization'],
+          concurrency: 1,
+          active_jobs: 0,
+          docs_per_s: 0,
+          docs_per_s_series: [],
+          series_bucket_s: 10,
+          last_tensor_batch_size: 0,
+          last_padding_ratio: 0,
+          documents_total: 0,
+        },
+        60_000,
+      );
+      const body = await json<{ data: { backend: string }[] }>(await h.request('/v1/models'));
+      expect(body.data.length).toBeGreaterThan(0);
+      expect(body.data.map((m) => m.backend)).toEqual(body.data.map(() => 'wasm'));
+      await redis.del(`${h.env.queuePrefix}:workers:w1`);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('lists the registry models with the API process backend when no worker is alive', async () => {
     const body = await json<{ object: string; data: Record<string, unknown>[] }>(
       await h.request('/v1/models'),
     );
