@@ -236,6 +236,32 @@ describe('with a session', () => {
     expect(body.queues.map((q) => q.name).sort()).toEqual([...ALL_QUEUES].sort());
     expect(body.queues.every((q) => q.readOnlyMode === false)).toBe(true);
   });
+  it("protects bull-board's write API with the Origin check (it cannot carry our CSRF token)", async () => {
+    const pause = (origin: string | null) =>
+      fetch(`${h.url}/admin/queues/api/queues/chunks-translation/pause`, {
+        method: 'PUT',
+        headers: { cookie, 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+        body: '{}',
+      });
+    const paused = async () => {
+      const body = (await (await asAdmin('/admin/queues/api/queues')).json()) as {
+        queues: Array<{ name: string; isPaused: boolean }>;
+      };
+      return body.queues.find((q) => q.name === 'chunks-translation')?.isPaused;
+    };
+    expect((await pause('http://evil.example')).status).toBe(403);
+    expect((await pause(null)).status).toBe(403);
+    expect(await paused()).toBe(false);
+    expect((await pause(h.url)).status).toBeLessThan(300);
+    expect(await paused()).toBe(true);
+    const resume = await fetch(`${h.url}/admin/queues/api/queues/chunks-translation/resume`, {
+      method: 'PUT',
+      headers: { cookie, 'content-type': 'application/json', origin: h.url },
+      body: '{}',
+    });
+    expect(resume.status).toBeLessThan(300);
+    expect(await paused()).toBe(false);
+  });
 });
 
 describe('actions and CSRF', () => {
@@ -368,6 +394,12 @@ describe('configuration', () => {
       const body = (await res.json()) as { queues: Array<{ readOnlyMode: boolean }> };
       expect(body.queues.length).toBe(ALL_QUEUES.length);
       expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+      const pause = await fetch(`${ro.url}/admin/queues/api/queues/chunks-translation/pause`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(pause.status).toBeGreaterThanOrEqual(400);
     } finally {
       await ro.stop();
     }
