@@ -282,7 +282,7 @@ export class ExtractiveSummarizer implements TaskModel {
       const teleport = tf.div(mask, tf.sum(mask, 1, true));
       const jump = tf.add(tf.mul(damping, dangling), tf.mul(1 - damping, mask));
       const google = tf.add(tf.mul(damping, transition), tf.matMul(jump, teleport, false, true));
-      let p: tf.Tensor3D = teleport;
+      let p: tf.Tensor = teleport;
       for (let i = 0; i < iterations; i++) p = tf.matMul(google, p, true, false);
       return p.reshape([b, s]);
     });
