@@ -95,7 +95,9 @@ export class WebhookRelay {
           opts: {
             jobId: webhookJobId(c.id, c.attempt),
             attempts: 1,
-            removeOnComplete: { age: 3600, count: 1000 },
+            // The id only has to dedupe while the job waits or runs; Postgres guards the rest
+            // (a finished job kept here would swallow a later legitimate job with the same id).
+            removeOnComplete: true,
             removeOnFail: true,
           },
         })),
