@@ -6,6 +6,9 @@ import { revokeKey } from '../../src/core/tenants';
 import { json, ndjson, startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';
 
+// jest.config sets testTimeout per project, which jest does not apply; set it here.
+jest.setTimeout(90_000);
+
 type Batch = Record<string, unknown> & { id: string; status: string; counts: Record<string, number> };
 type ErrorBody = {
   error: { code: string; message: string; details?: { line?: number; field?: string; message: string }[] };

@@ -65,15 +65,7 @@ export async function startApi(
         q = new Queue(name, { connection: redis, prefix: testEnv.queuePrefix });
         queues.set(name, q);
       }
-      const jobs = await q.getJobs([
-        'waiting',
-        'prioritized',
-        'delayed',
-        'active',
-        'completed',
-        'failed',
-        'paused',
-      ]);
+      const jobs = await q.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
       return jobs.map((j) => ({
         id: j.id as string,
         data: j.data as unknown,
