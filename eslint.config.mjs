@@ -12,6 +12,7 @@ export default tseslint.config(
       'bench/results',
       'models',
       'examples',
+      'tmp',
     ],
   },
   js.configs.recommended,
