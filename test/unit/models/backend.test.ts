@@ -1,14 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError, initTfBackend } from '../../../src/core/models/backend';
 
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const NATIVE = installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+
 describe('initTfBackend', () => {
-  it('auto falls back to wasm when tfjs-node is not installed, and is idempotent', async () => {
+  it('auto picks native tfjs-node when installed, else wasm, and is idempotent', async () => {
     const log = jest.fn();
+    const expected = NATIVE ? 'tensorflow' : 'wasm';
     const name = await initTfBackend('auto', log);
-    expect(name).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-    expect(log).toHaveBeenCalledWith('tfjs backend selected', expect.objectContaining({ backend: 'wasm' }));
-    await expect(initTfBackend('auto', log)).resolves.toBe('wasm');
+    expect(name).toBe(expected);
+    expect(tf.getBackend()).toBe(expected);
+    expect(log).toHaveBeenCalledWith('tfjs backend selected', expect.objectContaining({ backend: expected }));
+    await expect(initTfBackend('auto', log)).resolves.toBe(expected);
     expect(log).toHaveBeenCalledTimes(1);
   });
 

@@ -1,0 +1,49 @@
+/**
+ * Runs every model evaluation, one process each (so backends and memory start clean), and prints
+ * their figures and run times.
+ *
+ *   node scripts/run-ts.js scripts/models/eval-all.ts [--backend auto|wasm|cpu]
+ *
+ * The translation eval runs only when the bundled translator's weights exist, and on the first 400
+ * of its 1,000 test pairs to stay under ~2 minutes on 2 cores (run
+ * scripts/models/translation/eval-translator.ts directly for the full set).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '../..');
+const backendIndex = process.argv.indexOf('--backend');
+const backend = backendIndex > 0 ? (process.argv[backendIndex + 1] ?? 'auto') : 'auto';
+
+const evals: { name: string; script: string; args: string[]; when?: string }[] = [
+  { name: 'spam-classifier', script: 'scripts/models/eval-spam-classifier.ts', args: [] },
+  { name: 'extractive-summarizer', script: 'scripts/models/eval-extractive-summarizer.ts', args: [] },
+  {
+    name: 'en-es-translator',
+    script: 'scripts/models/translation/eval-translator.ts',
+    args: ['--limit', '400', '--samples', '3'],
+    when: 'models/en-es-translator/1/model.json',
+  },
+];
+
+let failed = 0;
+const timings: string[] = [];
+for (const e of evals) {
+  if (!existsSync(path.join(root, e.script)) || (e.when && !existsSync(path.join(root, e.when)))) {
+    timings.push(`${e.name}: skipped (${e.when ?? e.script} missing)`);
+    continue;
+  }
+  console.log(`\n=== ${e.name} (${e.script}) ===`);
+  const started = Date.now();
+  const run = spawnSync(
+    process.execPath,
+    [path.join(root, 'scripts/run-ts.js'), path.join(root, e.script), '--backend', backend, ...e.args],
+    { cwd: root, stdio: 'inherit' },
+  );
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (run.status !== 0) failed++;
+  timings.push(`${e.name}: ${run.status === 0 ? 'ok' : `FAILED (exit ${run.status})`} in ${seconds} s`);
+}
+console.log(`\n=== summary ===\n${timings.join('\n')}`);
+process.exit(failed > 0 ? 1 : 0);
