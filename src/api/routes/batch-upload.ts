@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { arraySource, batchFieldsFromQuery, ndjsonSource } from '../../core/batches';
@@ -86,6 +87,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
     checkDeclaredLength(req, config.MAX_JSON_BODY_BYTES);
     const body = await readJsonBody(req, config.MAX_JSON_BODY_BYTES);
     const digest = createHash('sha256').update('json\n').update(body).digest('hex');
+    if (!isUtf8(body)) throw new AppError('INVALID_REQUEST', 'Request body is not valid UTF-8.');
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

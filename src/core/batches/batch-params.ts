@@ -3,6 +3,7 @@ import { AppError } from '../errors';
 import type { ErrorDetail } from '../errors';
 import { TASKS } from '../models/types';
 import type { ModelInfo, Task } from '../models/types';
+import { jsonDeeperThan, MAX_METADATA_DEPTH } from './document-validator';
 import { asModelError } from './model-catalog';
 import type { ModelCatalog } from './model-catalog';
 
@@ -34,6 +35,10 @@ export const batchFieldsSchema = z.strictObject({
   options: jsonObject.optional(),
   metadata: jsonObject
     .refine((m) => Object.keys(m).length <= 16, 'may have at most 16 keys')
+    .refine((m) => !jsonDeeperThan(m, MAX_METADATA_DEPTH), {
+      message: `must be nested at most ${MAX_METADATA_DEPTH} levels deep`,
+      abort: true,
+    })
     .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialize to at most 16384 characters')
     .optional(),
   priority: z.number().int('must be an integer').min(1).max(10).optional(),

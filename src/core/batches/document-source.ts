@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { AppError } from '../errors';
@@ -91,10 +92,13 @@ export function ndjsonSource(
     }
     if (end > start && buf[end - 1] === CR) end--;
     let text: string;
+    let raw: Buffer;
     if (pre && pre.length > 0) {
-      text = Buffer.concat([...pre, buf.subarray(start, end)]).toString('utf8');
+      raw = Buffer.concat([...pre, buf.subarray(start, end)]);
+      text = raw.toString('utf8');
       if (text.endsWith('\r')) text = text.slice(0, -1);
     } else {
+      raw = buf.subarray(start, end);
       text = buf.toString('utf8', start, end);
     }
     if (text.trim() === '') {
@@ -107,6 +111,11 @@ export function ndjsonSource(
         out.push({ line: l, error: 'empty line (blank lines are allowed only at the end)' });
       blankCount = 0;
       blankLines.length = 0;
+    }
+    // Invalid UTF-8 decodes to U+FFFD: refuse the line rather than store silently altered text.
+    if (text.includes('\uFFFD') && !isUtf8(raw)) {
+      out.push({ line, error: 'is not valid UTF-8' });
+      return;
     }
     out.push({ line, json: text });
   };

@@ -35,8 +35,30 @@ const documentSchema = (maxDocChars: number) =>
         (t) => t.length <= maxDocChars || codePoints(t) <= maxDocChars,
         `must be at most ${maxDocChars} characters`,
       ),
-    metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).nullable().optional(),
+    metadata: z
+      .record(z.string(), z.unknown(), { error: 'must be an object' })
+      .refine((m) => !jsonDeeperThan(m, MAX_METADATA_DEPTH), {
+        message: `must be nested at most ${MAX_METADATA_DEPTH} levels deep`,
+        abort: true,
+      })
+      .nullable()
+      .optional(),
   });
+
+/** Deepest nesting of metadata objects/arrays accepted (deeper JSON overflows JSON.stringify). */
+export const MAX_METADATA_DEPTH = 64;
+
+/** True when `value` nests objects/arrays more than `max` levels deep (iterative: safe on any depth). */
+export function jsonDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 function codePoints(s: string): number {
   let n = 0;
