@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { createApp } from '../../src/api/app';
+import { toBatchObject } from '../../src/core/batches';
 import { loadOpenApiDocument } from '../../src/api/routes/openapi';
 import { loadConfig } from '../../src/core/config';
 import { Database } from '../../src/core/db/database';
