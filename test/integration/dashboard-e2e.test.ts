@@ -20,6 +20,12 @@ import { waitFor } from '../support/wait-for';
 
 jest.setTimeout(120_000);
 
+/** The slice of the DOM the page functions below use (the test compiles without the DOM lib). */
+interface Doc {
+  querySelector(selector: string): { textContent: string | null } | null;
+  body: { innerText: string };
+}
+
 let h: DashboardHarness;
 let worker: WorkerProcess | undefined;
 let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
@@ -124,7 +130,7 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
   await row.waitFor();
 
   // The bar advances by polling, without reloading the page.
-  await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+  await page.evaluate(() => ((globalThis as { __sameDocument?: boolean }).__sameDocument = true));
   const completed = async () => Number(await row.locator('[data-bar]').getAttribute('data-completed'));
   const before = await completed();
   await waitFor(
@@ -134,15 +140,15 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
     200,
   );
   const after = await completed();
-  expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(
-    true,
-  );
+  expect(await page.evaluate(() => (globalThis as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
   expect(await row.locator('[data-field="status"]').textContent()).toBe('running');
   expect(after).toBeLessThan(30_000);
   // The worker panel shows the live worker with its backend.
   await page.locator('#workers tbody').getByText('wasm').waitFor({ timeout: 15_000 });
   await page.waitForFunction(
-    () => document.querySelector('[data-field="worker-count"]')?.textContent === '1 connected',
+    () =>
+      (globalThis as unknown as { document: Doc }).document.querySelector('[data-field="worker-count"]')
+        ?.textContent === '1 connected',
   );
   await shot('02-batches');
 
@@ -156,7 +162,9 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
     page.click('form[data-action="cancel"] button'),
   ]);
   await page.waitForFunction(
-    () => document.querySelector('h1 [data-field="status"]')?.textContent === 'cancelled',
+    () =>
+      (globalThis as unknown as { document: Doc }).document.querySelector('h1 [data-field="status"]')
+        ?.textContent === 'cancelled',
     undefined,
     { timeout: 30_000 },
   );
@@ -176,6 +184,10 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
   expect(((await api.json()) as { status: string }).status).toBe('cancelled');
 
   // bull-board lists the queues.
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
   await page.goto(`${h.url}/admin/queues`);
   for (const q of [
     'chunks-classification',
@@ -186,10 +198,16 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
   ]) {
     await page.getByText(q, { exact: true }).first().waitFor({ timeout: 20_000 });
   }
-  await page.waitForFunction(() => !document.body.innerText.includes('Loading'), undefined, {
-    timeout: 20_000,
-  });
+  await page.waitForFunction(
+    () => !(globalThis as unknown as { document: Doc }).document.body.innerText.includes('Loading'),
+    undefined,
+    {
+      timeout: 20_000,
+    },
+  );
   await shot('05-queues');
+  // Nothing was refused by the Content-Security-Policy or failed to load.
+  expect(consoleErrors).toEqual([]);
 
   // The finished batch shows its webhook delivery (sent by the worker to the local receiver).
   await waitFor(async () => received > 0, 'the webhook to arrive', 30_000);

@@ -230,6 +230,8 @@ describe('with a session', () => {
     const html = await ui.text();
     expect(html).toContain('<base href="/admin/queues/"');
     expect(html).not.toContain('googleapis');
+    expect(ui.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(ui.headers.get('x-powered-by')).toBeNull();
     const api = await asAdmin('/admin/queues/api/queues');
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
