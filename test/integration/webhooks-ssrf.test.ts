@@ -1,4 +1,7 @@
 import { lookup } from 'node:dns/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import { loadConfig } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
@@ -29,7 +32,28 @@ const FAKE_DNS: Record<string, string[]> = {
   'hooks.pinned.test': ['127.0.0.1'],
   'rebind.test': ['10.0.0.5'],
   'mixed.test': ['127.0.0.1', '192.168.7.7'],
+  'hooks.tls.test': ['127.0.0.1'],
+  'mismatch.tls.test': ['127.0.0.1'],
 };
+
+/** A self-signed certificate for hooks.tls.test (valid until 2126), trusted by the test worker. */
+const TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBpDCCAUqgAwIBAgIUFFQ1H1asqnrVmi6o2S6qsyiyhvkwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOaG9va3MudGxzLnRlc3QwIBcNMjYxMTIzMTEyMDQ1WhgPMjEy
+NjEwMzAxMTIwNDVaMBkxFzAVBgNVBAMMDmhvb2tzLnRscy50ZXN0MFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEsGeEd09Q/SwMyG/9pbFqrhrNK3egu41x++iclElX
+SxHbncK9c8ijnUcF00+ifxkqW1ErdIriSCunWgxuXXxKKKNuMGwwHQYDVR0OBBYE
+FJMHi9Ceb/vdejIuP1vZoIW3ezcTMB8GA1UdIwQYMBaAFJMHi9Ceb/vdejIuP1vZ
+oIW3ezcTMA8GA1UdEwEB/wQFMAMBAf8wGQYDVR0RBBIwEIIOaG9va3MudGxzLnRl
+c3QwCgYIKoZIzj0EAwIDSAAwRQIhAKMbuiMZb1G/0ZVv7uSXA8EEexveci7T7DN/
+Ecz36nuhAiBvjxmeDWmZID4yfFP3EHEBdr5czAjC14ke+h0iVi8xsA==
+-----END CERTIFICATE-----`;
+const TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgt0VyVi5BaU6ADT5t
+DN28JzKbqvO8xvckLtUd9AH6MCahRANCAASwZ4R3T1D9LAzIb/2lsWquGs0rd6C7
+jXH76JyUSVdLEdudwr1zyKOdRwXTT6J/GSpbUSt0iuJIK6daDG5dfEoo
+-----END PRIVATE KEY-----`;
+
 const resolve: HostResolver = async (host) => {
   resolverCalls.push(host);
   const fake = FAKE_DNS[host];
@@ -52,7 +76,7 @@ beforeAll(async () => {
       WEBHOOK_RELAY_INTERVAL_MS: '50',
     }),
     logger: createLogger('silent'),
-    sender: { resolve },
+    sender: { resolve, tls: { ca: TLS_CERT } },
   });
   await worker.start();
 });
@@ -121,9 +145,13 @@ describe('webhook SSRF protection', () => {
     expect(n.rows[0]?.n).toBe(0);
   });
 
-  async function deliver(path: string, host: string): Promise<DeliveryWithAttempts> {
+  function deliver(path: string, host: string): Promise<DeliveryWithAttempts> {
+    return deliverTo(`http://${host}:${receiver.port}${path}`);
+  }
+
+  async function deliverTo(url: string): Promise<DeliveryWithAttempts> {
     // The name does not resolve for the API (system DNS): accepted at submit, checked at connect.
-    const res = await submit(`http://${host}:${receiver.port}${path}`);
+    const res = await submit(url);
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
     await writeOutcomes(h.db.pool, [
@@ -132,7 +160,7 @@ describe('webhook SSRF protection', () => {
     return waitFor(async () => {
       const [d] = await listDeliveries(h.db.pool, id);
       return d && d.status !== 'pending' ? d : undefined;
-    }, `delivery to ${host}`) as Promise<DeliveryWithAttempts>;
+    }, `delivery to ${url}`) as Promise<DeliveryWithAttempts>;
   }
 
   it('connects to the address it checked (pinned): one resolution per attempt, Host header kept', async () => {
@@ -154,6 +182,34 @@ describe('webhook SSRF protection', () => {
       /^refused: webhook_url host resolves to a disallowed address \(private/,
     );
     expect(receiver.at('/rebind')).toHaveLength(0);
+  });
+
+  it('speaks TLS to the pinned address with the host name for SNI and certificate checks', async () => {
+    const seen: { servername: string | false | null; path: string }[] = [];
+    const server = https.createServer({ cert: TLS_CERT, key: TLS_KEY }, (req, res) => {
+      seen.push({ servername: (req.socket as TLSSocket).servername, path: req.url ?? '' });
+      req.resume();
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const ok = await deliverTo(`https://hooks.tls.test:${port}/tls`);
+      expect(ok.status).toBe('succeeded');
+      expect(seen).toEqual([{ servername: 'hooks.tls.test', path: '/tls' }]);
+
+      // Same address, but the certificate does not name this host: refused by TLS, retried, failed.
+      const bad = await deliverTo(`https://mismatch.tls.test:${port}/tls`);
+      expect(bad.status).toBe('failed');
+      expect(bad.attempt_log.map((a) => a.error)).toEqual([
+        'TLS certificate does not match the host name (ERR_TLS_CERT_ALTNAME_INVALID)',
+        'TLS certificate does not match the host name (ERR_TLS_CERT_ALTNAME_INVALID)',
+      ]);
+      expect(seen).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('refuses a name when any of its addresses is private, even if another is allowed', async () => {
