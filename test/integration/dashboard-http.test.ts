@@ -7,6 +7,9 @@ import type { DashboardHarness } from '../e2e/dashboard-harness';
  * test (dashboard-e2e) drives the same pages in Chromium.
  */
 
+// Per-file: `testTimeout` in a jest project entry is not applied, and set-up is slow on a busy machine.
+jest.setTimeout(60_000);
+
 const XSS = '<script>alert("x")</script>';
 const XSS_ID = '<img src=x onerror=alert(1)>';
 
