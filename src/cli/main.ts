@@ -4,7 +4,6 @@ import { ConfigError, ServiceUnavailableError } from '../core/errors';
 import { DocBatchError } from '../sdk';
 import type { CliContext } from './cli-context';
 import { cancelOrRetry, list, models, results, status } from './commands/batch-commands';
-import { keys } from './commands/keys';
 import { submit } from './commands/submit';
 import { CsvError } from './inputs/csv-parser';
 import { InputError } from './inputs/read-documents';
@@ -45,7 +44,7 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   list: { status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' } },
   cancel: {},
   retry: {},
-  results: { status: { type: 'string' }, out: { type: 'string' } },
+  results: { status: { type: 'string' }, out: { type: 'string' }, 'page-size': { type: 'string' } },
   keys: { tenant: { type: 'string' } },
   models: {},
   help: {},
@@ -66,7 +65,7 @@ commands:
                             batches, newest first
   cancel ID                 cancel a batch
   retry ID                  requeue a batch's failed documents
-  results ID [--status completed|failed|cancelled|expired] [--out FILE]
+  results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
                             download results as NDJSON (stdout by default), resuming after drops
   models                    models the server can run
   keys create --tenant NAME create a tenant (if new) and an API key (needs DATABASE_URL)
@@ -161,11 +160,18 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'retry':
       return cancelOrRetry(ctx, command, args[0]);
     case 'results':
-      return results(ctx, args[0], { status: str(values.status), out: str(values.out) });
+      return results(ctx, args[0], {
+        status: str(values.status),
+        out: str(values.out),
+        pageSize: str(values['page-size']),
+      });
     case 'models':
       return models(ctx);
-    case 'keys':
+    case 'keys': {
+      // Loaded on demand: it pulls in Prisma and pg, which the API commands do not need.
+      const { keys } = await import('./commands/keys');
       return keys(ctx, args[0], { tenant: str(values.tenant), key: args[1] });
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }

@@ -102,8 +102,12 @@ export async function cancelOrRetry(
 export async function results(
   ctx: CliContext,
   id: string | undefined,
-  args: { status?: string; out?: string },
+  args: { status?: string; out?: string; pageSize?: string },
 ): Promise<number> {
+  const pageSize = args.pageSize === undefined ? undefined : Number(args.pageSize);
+  if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 1)) {
+    throw new UsageError('--page-size must be a positive integer');
+  }
   if (args.status !== undefined && !RESULT_STATUSES.includes(args.status as ResultStatus)) {
     throw new UsageError(
       `unknown --status ${JSON.stringify(args.status)} (expected ${RESULT_STATUSES.join(', ')})`,
@@ -116,6 +120,7 @@ export async function results(
     outFile: args.out,
     status: args.status as ResultStatus | undefined,
     total: args.status ? undefined : total,
+    pageSize,
   });
   return 0;
 }

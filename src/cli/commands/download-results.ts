@@ -17,7 +17,7 @@ export async function downloadResults(
   ctx: CliContext,
   client: DocBatchClient,
   batchId: string,
-  opts: { outFile?: string; status?: ResultStatus; total?: number },
+  opts: { outFile?: string; status?: ResultStatus; total?: number; pageSize?: number },
 ): Promise<number> {
   const tmp = opts.outFile ? `${opts.outFile}.part` : undefined;
   const sink: Writable = tmp ? createWriteStream(tmp) : ctx.stdout;
@@ -27,7 +27,7 @@ export async function downloadResults(
       : undefined;
   let count = 0;
   try {
-    for await (const line of client.resultLines(batchId, { status: opts.status })) {
+    for await (const line of client.resultLines(batchId, { status: opts.status, pageSize: opts.pageSize })) {
       if (!sink.write(line + '\n')) await once(sink, 'drain');
       count++;
       bar?.update(count);
