@@ -3,6 +3,22 @@ const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }],
 };
 
+// The reliability suite (test/chaos) runs only when asked: `npm run test:chaos` (full sizes) or
+// `npm run test:chaos -- --ci` (the small CI form). A plain `npx jest` does not include it.
+if (process.env.DOCBATCH_CHAOS && process.argv.includes('--ci')) process.env.DOCBATCH_CHAOS = 'ci';
+const chaos = process.env.DOCBATCH_CHAOS
+  ? [
+      {
+        displayName: 'chaos',
+        testEnvironment: 'node',
+        transform,
+        testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
+        globalSetup: '<rootDir>/test/support/global-setup.ts',
+        testTimeout: 600000,
+      },
+    ]
+  : [];
+
 module.exports = {
   projects: [
     {
@@ -19,5 +35,6 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       testTimeout: 120000,
     },
+    ...chaos,
   ],
 };

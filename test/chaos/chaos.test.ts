@@ -1,0 +1,316 @@
+import http from 'node:http';
+import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
+import { waitFor } from '../support/wait-for';
+import { CHAOS_MODE, createChaosHarness, finishedCount, report, size, waitForEnd } from './chaos-harness';
+import type { ChaosHarness } from './chaos-harness';
+
+/**
+ * Reliability suite: each scenario breaks something mid-batch, then checks that every document
+ * finished exactly once, the counts equal the rows, no chunk job is left for the finished batch and
+ * the webhook was delivered once. Processes run as children behind TCP proxies (see chaos-harness).
+ * Results are printed at the end and recorded in docs/reliability.md.
+ *
+ * Run: `npm run test:chaos` (full sizes) or `npm run test:chaos -- --ci` (small form, ~3 min);
+ * one scenario: `npm run test:chaos -- -t "kill -9"`.
+ */
+
+jest.setTimeout(CHAOS_MODE === 'full' ? 600_000 : 240_000);
+
+const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
+const random = rng(SEED);
+let h: ChaosHarness;
+
+beforeAll(async () => {
+  h = await createChaosHarness();
+  await Promise.all([h.startApi(), h.startWorker(), h.startWorker()]);
+  report.push(`mode ${CHAOS_MODE}, seed ${SEED}`);
+}, 180_000);
+
+afterAll(async () => {
+  await h?.close();
+  console.log(`chaos report:\n  ${report.join('\n  ')}`);
+});
+
+function ms(t0: number): number {
+  return Date.now() - t0;
+}
+
+async function submit(n: number, seed: number, path: string): Promise<string> {
+  const batch = await h.client().createBatch({
+    task: 'classification',
+    documents: makeDocuments('classification', n, seed),
+    webhook_url: h.receiver.url(path),
+  });
+  return batch.id;
+}
+
+/** Keeps two workers alive: replaces dead ones (started in the background, awaited at the end). */
+function aliveWorkers(): number {
+  return h.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).length;
+}
+
+it('kill -9 of a worker at 3 random points of one batch', async () => {
+  const total = size('CHAOS_KILL_DOCS', 4_000, 20_000);
+  const t0 = Date.now();
+  const id = await submit(total, 31, '/kill');
+  // Three kill points, one in each third of the batch, at random.
+  const points = [0, 1, 2].map((k) => Math.floor(total * (0.08 + k * 0.28 + random() * 0.2)));
+  const starting: Promise<unknown>[] = [];
+  const killedAt: number[] = [];
+  for (const p of points) {
+    await waitFor(async () => (await finishedCount(h, id)) >= p, `${p} finished`, 180_000, 20);
+    const alive = h.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    const victim = alive[Math.floor(random() * alive.length)]!;
+    killedAt.push(await finishedCount(h, id));
+    await victim.kill9();
+    h.workers.splice(h.workers.indexOf(victim), 1);
+    if (aliveWorkers() < 2) starting.push(h.startWorker());
+  }
+  const end = await waitForEnd(h, id, 300_000);
+  await Promise.all(starting);
+  expect(end.status).toBe('completed');
+  const r = await h.assertSound(id, '/kill');
+  expect(r.state.rows.completed).toBe(total);
+  report.push(
+    `kill -9 x3: ${total} docs, killed at ${killedAt.join('/')} finished, ${r.state.rows.completed} completed once, ` +
+      `webhook ${r.webhooks}x, ${ms(t0)} ms`,
+  );
+});
+
+it('Redis outage mid-batch (proxy cut, then restored): /readyz 503 meanwhile, batch completes', async () => {
+  const total = size('CHAOS_REDIS_DOCS', 3_000, 10_000);
+  const outageMs = size('CHAOS_OUTAGE_MS', 3_000, 8_000);
+  const t0 = Date.now();
+  const id = await submit(total, 32, '/redis');
+  await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
+  const cutAt = Date.now();
+  await h.redisProxy.stop();
+  await waitFor(async () => (await fetch(`${h.api!.url}/readyz`)).status === 503, '/readyz 503', 15_000, 100);
+  const outageStatus = await fetch(`${h.api!.url}/v1/batches/${id}`, {
+    headers: { authorization: `Bearer ${h.apiKey}` },
+  });
+  // Reads come from Postgres: they keep working while Redis is down.
+  expect(outageStatus.status).toBe(200);
+  await new Promise((r) => setTimeout(r, Math.max(0, outageMs - ms(cutAt)))); // the outage itself
+  await h.redisProxy.start();
+  await waitFor(async () => (await fetch(`${h.api!.url}/readyz`)).status === 200, '/readyz 200', 30_000, 100);
+  const recoveredMs = ms(cutAt);
+  await waitForEnd(h, id, 300_000);
+  const r = await h.assertSound(id, '/redis');
+  expect(r.state.rows.completed).toBe(total);
+  report.push(
+    `Redis outage ${outageMs} ms: ready again ${recoveredMs} ms after the cut, ${r.state.rows.completed}/${total} completed once, webhook ${r.webhooks}x, ${ms(t0)} ms`,
+  );
+});
+
+it("Redis flush mid-batch (this prefix's keys deleted): the reconciler re-enqueues, batch completes", async () => {
+  const total = size('CHAOS_FLUSH_DOCS', 3_000, 10_000);
+  const t0 = Date.now();
+  const id = await submit(total, 33, '/flush');
+  await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
+  const deleted = await flushPrefix(h.env.redisUrl, h.env.queuePrefix);
+  expect(deleted).toBeGreaterThan(0);
+  await waitForEnd(h, id, 300_000);
+  const r = await h.assertSound(id, '/flush');
+  expect(r.state.rows.completed).toBe(total);
+  report.push(
+    `Redis flush: ${deleted} keys deleted, ${r.state.rows.completed}/${total} completed once, webhook ${r.webhooks}x, ${ms(t0)} ms`,
+  );
+});
+
+it('Postgres outage mid-batch: the API answers 503 UNAVAILABLE, recovers without restart; workers retry', async () => {
+  const total = size('CHAOS_PG_DOCS', 3_000, 10_000);
+  const outageMs = size('CHAOS_OUTAGE_MS', 3_000, 8_000);
+  const t0 = Date.now();
+  const id = await submit(total, 34, '/pg');
+  await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
+  const apiPid = h.api!.child.pid;
+  const cutAt = Date.now();
+  await h.pgProxy.stop();
+  const get = (): Promise<Response> =>
+    fetch(`${h.api!.url}/v1/batches/${id}`, { headers: { authorization: `Bearer ${h.apiKey}` } });
+  const during = await waitFor(
+    async () => {
+      const res = await get();
+      return res.status === 503 ? ((await res.json()) as { error: { code: string; message: string } }) : null;
+    },
+    'a 503 from the API',
+    15_000,
+    100,
+  );
+  expect(during.error.code).toBe('UNAVAILABLE');
+  expect(during.error.message).not.toMatch(/ECONN|connect|pg|postgres|127\.0\.0\.1/i);
+  const submitDuring = await fetch(`${h.api!.url}/v1/batches?task=classification`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/x-ndjson' },
+    body: '{"text":"during the outage"}\n',
+  });
+  expect(submitDuring.status).toBe(503);
+  expect(((await submitDuring.json()) as { error: { code: string } }).error.code).toBe('UNAVAILABLE');
+  await new Promise((r) => setTimeout(r, Math.max(0, outageMs - ms(cutAt)))); // the outage itself
+  await h.pgProxy.start();
+  await waitFor(async () => (await get()).status === 200, 'the API to answer 200 again', 30_000, 100);
+  const recoveredMs = ms(cutAt);
+  // Same process: recovered without a restart.
+  expect(h.api!.child.pid).toBe(apiPid);
+  expect(h.api!.child.exitCode).toBeNull();
+  await waitForEnd(h, id, 300_000);
+  const r = await h.assertSound(id, '/pg');
+  expect(r.state.rows.completed + r.state.rows.failed).toBe(total);
+  expect(r.state.rows.completed).toBe(total);
+  const none = await h.db.pool.query(
+    `SELECT count(*)::int AS n FROM documents WHERE text = 'during the outage'`,
+  );
+  expect(none.rows[0].n).toBe(0);
+  report.push(
+    `Postgres outage ${outageMs} ms: 503 UNAVAILABLE during it, API 200 again ${recoveredMs} ms after the cut (same pid), ` +
+      `${r.state.rows.completed}/${total} completed once, webhook ${r.webhooks}x, ${ms(t0)} ms`,
+  );
+});
+
+it('API killed (kill -9) mid-upload: nothing half-stored; the same Idempotency-Key then creates the batch', async () => {
+  const docs = size('CHAOS_UPLOAD_DOCS', 300_000, 1_000_000);
+  const t0 = Date.now();
+  const count = async (sql: string): Promise<number> =>
+    (await h.db.pool.query<{ n: number }>(sql)).rows[0]!.n;
+  const before = {
+    batches: await count('SELECT count(*)::int AS n FROM batches'),
+    documents: await count('SELECT count(*)::int AS n FROM documents'),
+    keys: await count('SELECT count(*)::int AS n FROM idempotency_keys'),
+  };
+  const api = h.api!;
+  let sent = 0;
+  const req = http.request({
+    host: '127.0.0.1',
+    port: api.port,
+    path: '/v1/batches?task=classification',
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${h.apiKey}`,
+      'content-type': 'application/x-ndjson',
+      'idempotency-key': 'chaos-upload-1',
+    },
+  });
+  const outcome = new Promise<string>((resolve) => {
+    req.on('response', (res) => resolve(`response ${res.statusCode}`));
+    req.on('error', (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+  });
+  const pump = (): void => {
+    while (sent < docs) {
+      let buf = '';
+      for (let j = 0; j < 256 && sent < docs; j++)
+        buf += `{"id":"u${++sent}","text":"upload document ${sent}"}\n`;
+      if (!req.write(buf)) {
+        req.once('drain', pump);
+        return;
+      }
+    }
+    req.end();
+  };
+  pump();
+  // Kill once the COPY into Postgres is under way (rows are being written in the transaction).
+  const dbName = new URL(h.env.databaseUrl).pathname.slice(1);
+  await waitFor(
+    async () =>
+      sent > docs * 0.3 &&
+      (await count(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${dbName}' AND query LIKE 'COPY documents%'`,
+      )) > 0,
+    'the upload COPY to run',
+    120_000,
+    20,
+  );
+  const sentAtKill = sent;
+  await api.kill9();
+  expect(await outcome).toMatch(/^error/);
+  // The killed process's transaction is rolled back once Postgres sees its connection close.
+  await waitFor(
+    async () =>
+      (await count(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${dbName}' AND (query LIKE 'COPY documents%' OR state LIKE 'idle in transaction%')`,
+      )) === 0,
+    'the aborted COPY transaction to end',
+    30_000,
+    50,
+  );
+  expect({
+    batches: await count('SELECT count(*)::int AS n FROM batches'),
+    documents: await count('SELECT count(*)::int AS n FROM documents'),
+    keys: await count('SELECT count(*)::int AS n FROM idempotency_keys'),
+  }).toEqual(before);
+  // Restart the API; retrying with the same key creates the batch (the key was not half-stored).
+  await h.startApi();
+  const retry = await fetch(`${h.api!.url}/v1/batches?task=classification`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${h.apiKey}`,
+      'content-type': 'application/x-ndjson',
+      'idempotency-key': 'chaos-upload-1',
+    },
+    body: Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: `u${i + 1}`, text: `hello ${i}` })).join(
+      '\n',
+    ),
+  });
+  expect(retry.status).toBe(201);
+  const batch = (await retry.json()) as { id: string };
+  await waitForEnd(h, batch.id, 120_000);
+  await h.assertSound(batch.id);
+  report.push(
+    `API kill -9 mid-upload: killed after ${sentAtKill} of ${docs} lines sent during COPY; 0 rows, 0 batches, 0 keys left; ` +
+      `same key then 201; ${ms(t0)} ms`,
+  );
+});
+
+it('50 concurrent clients submitting and polling', async () => {
+  const clients = size('CHAOS_CLIENTS', 50, 50);
+  const durationMs = size('CHAOS_CLIENTS_MS', 15_000, 60_000);
+  const t0 = Date.now();
+  const ids: string[] = [];
+  const submitMs: number[] = [];
+  let polls = 0;
+  let results = 0;
+  const errors: string[] = [];
+  const deadline = Date.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const client = h.client();
+      for (let k = 0; Date.now() < deadline; k++) {
+        try {
+          const n = 5 + ((c * 7 + k) % 20);
+          const s0 = Date.now();
+          const batch = await client.createBatch({
+            task: 'classification',
+            documents: makeDocuments('classification', n, c * 1000 + k),
+            webhook_url: h.receiver.url('/clients'),
+          });
+          submitMs.push(Date.now() - s0);
+          ids.push(batch.id);
+          const done = await client.waitForBatch(batch.id, {
+            minIntervalMs: 200,
+            maxIntervalMs: 1_000,
+            timeoutMs: 120_000,
+            onProgress: () => polls++,
+          });
+          if (done.status !== 'completed') errors.push(`${batch.id} ${done.status}`);
+          let lines = 0;
+          for await (const line of client.results(batch.id)) if (line.status === 'completed') lines++;
+          if (lines !== n) errors.push(`${batch.id}: ${lines} results of ${n}`);
+          results += lines;
+          await client.listBatchesPage({ limit: 5 });
+        } catch (err) {
+          errors.push(String(err));
+        }
+      }
+    }),
+  );
+  expect(errors).toEqual([]);
+  for (const id of ids) await h.assertSound(id, '/clients');
+  expect(h.receiver.at('/clients')).toHaveLength(ids.length);
+  submitMs.sort((a, b) => a - b);
+  const p = (q: number): number =>
+    submitMs[Math.min(submitMs.length - 1, Math.floor(q * submitMs.length))] ?? 0;
+  report.push(
+    `${clients} clients for ${durationMs} ms: ${ids.length} batches, ${results} results, ${polls} polls, 0 errors; ` +
+      `submit p50 ${p(0.5)} ms, p95 ${p(0.95)} ms; every webhook once; ${ms(t0)} ms`,
+  );
+});
