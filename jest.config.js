@@ -20,6 +20,8 @@ const chaos = process.env.DOCBATCH_CHAOS
   : [];
 
 module.exports = {
+  // testTimeout is a global option (jest ignores it inside a project): integration tests need it.
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
