@@ -18,7 +18,7 @@ import { waitFor } from '../support/wait-for';
  * screenshots land in test-output/dashboard/.
  */
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 
 /** The slice of the DOM the page functions below use (the test compiles without the DOM lib). */
 interface Doc {
@@ -113,6 +113,7 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
       (await h.db.pool.query('SELECT status FROM batches WHERE id = $1', [small.id])).rows[0].status ===
       'completed',
     'the small batch to complete',
+    60_000,
   );
   const big = await h.submit('acme', {
     task: 'classification',
@@ -136,7 +137,7 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
   await waitFor(
     async () => (await completed()) > before && (await completed()) > 0,
     'the progress bar to advance',
-    30_000,
+    60_000,
     200,
   );
   const after = await completed();
@@ -144,13 +145,16 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
   expect(await row.locator('[data-field="status"]').textContent()).toBe('running');
   expect(after).toBeLessThan(30_000);
   // The worker panel shows the live worker with its backend.
-  await page.locator('#workers tbody').getByText('wasm').waitFor({ timeout: 15_000 });
+  await page.locator('#workers tbody').getByText('wasm').waitFor({ timeout: 30_000 });
   await page.waitForFunction(
     () =>
       (globalThis as unknown as { document: Doc }).document.querySelector('[data-field="worker-count"]')
         ?.textContent === '1 connected',
   );
   await shot('02-batches');
+  // A batch submitted after the page loaded is announced, not silently inserted.
+  await h.submit('globex', { task: 'summarization', documents: [{ id: 'late', text: 'Late. Very late.' }] });
+  await page.locator('[data-field="new-batches"]').waitFor({ state: 'visible', timeout: 15_000 });
 
   // Open the batch, cancel it (confirm dialog), see it cancelled.
   await Promise.all([page.waitForURL(`${h.url}/admin/batches/${big.id}`), row.locator('a').first().click()]);
@@ -166,7 +170,7 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
       (globalThis as unknown as { document: Doc }).document.querySelector('h1 [data-field="status"]')
         ?.textContent === 'cancelled',
     undefined,
-    { timeout: 30_000 },
+    { timeout: 60_000 },
   );
   expect(await page.locator('form[data-action="cancel"]').isHidden()).toBe(true);
   const cancelled = Number(
