@@ -24,8 +24,9 @@ import { WebhookWorker } from './webhook-worker';
 
 /**
  * The worker process: pulls chunk jobs from the task queues (BullMQ, `WORKER_CONCURRENCY` per
- * queue), runs them through the {@link ChunkPipeline} (models in an inference thread), runs the
- * leader-elected maintenance (expiry, reconciler), writes heartbeats and serves its own metrics.
+ * queue), runs them through one {@link ChunkPipeline} per task (models in an inference thread per
+ * task), runs the leader-elected maintenance (expiry, reconciler), writes heartbeats and serves its
+ * own metrics.
  *
  * `start()`/`stop()` are idempotent. `stop()` stops taking jobs, flushes partial tensor batches and
  * waits for the jobs in progress, disposes the models, then closes connections. A job cut short
@@ -53,8 +54,8 @@ export class WorkerProcess {
   /** Fail-fast connection for maintenance (never blocks on a Redis outage). */
   private clientRedis?: Redis;
   private queues?: QueueSet;
-  private inference?: InferenceClient;
-  private pipeline?: ChunkPipeline;
+  private readonly inference = new Map<Task, InferenceClient>();
+  private readonly pipelines = new Map<Task, ChunkPipeline>();
   private maintenance?: MaintenanceLoop;
   private metricsServer?: MetricsServer;
   private webhooks?: WebhookWorker;
@@ -88,7 +89,7 @@ export class WorkerProcess {
 
   /** TensorFlow.js backend in use. */
   get backend(): string {
-    return this.inference?.backend ?? 'unknown';
+    return [...this.inference.values()][0]?.backend ?? 'unknown';
   }
 
   start(): Promise<void> {
@@ -102,25 +103,37 @@ export class WorkerProcess {
     this.db = new Database(c.DATABASE_URL, c.DB_POOL_SIZE);
     this.redis = createRedis(c.REDIS_URL, 'worker');
     this.queues = new QueueSet(createRedis(c.REDIS_URL, 'worker'), c.QUEUE_PREFIX);
-    this.inference = new InferenceClient();
-    const backend = await this.inference.start({
-      backend: c.TF_BACKEND,
-      ...(c.MODELS_DIR ? { modelsDir: c.MODELS_DIR } : {}),
-    });
-    this.pipeline = new ChunkPipeline(
-      this.db.pool,
-      this.inference,
-      {
-        maxTokens: c.TENSOR_BATCH_MAX_TOKENS,
-        maxSize: c.TENSOR_BATCH_MAX_SIZE,
-        maxQueueDelayMs: c.MAX_QUEUE_DELAY_MS,
-      },
-      this.logger.child({ worker: this.id }),
-      (n) => {
-        this.meter.add(n);
-        this.documentsTotal += n;
-      },
+    // One inference thread and pipeline per task: a slow model (translation) never holds up the
+    // tensor batches of another task, and each thread loads only its task's models.
+    const backends = await Promise.all(
+      this.tasks.map(async (task) => {
+        const inference = new InferenceClient();
+        this.inference.set(task, inference);
+        const name = await inference.start({
+          backend: c.TF_BACKEND,
+          ...(c.MODELS_DIR ? { modelsDir: c.MODELS_DIR } : {}),
+        });
+        this.pipelines.set(
+          task,
+          new ChunkPipeline(
+            this.db!.pool,
+            inference,
+            {
+              maxTokens: c.TENSOR_BATCH_MAX_TOKENS,
+              maxSize: c.TENSOR_BATCH_MAX_SIZE,
+              maxQueueDelayMs: c.MAX_QUEUE_DELAY_MS,
+            },
+            this.logger.child({ worker: this.id, task }),
+            (n) => {
+              this.meter.add(n);
+              this.documentsTotal += n;
+            },
+          ),
+        );
+        return name;
+      }),
     );
+    const backend = backends[0] ?? 'unknown';
     for (const task of this.tasks) {
       const worker = new Worker(chunkQueueName(task), (job: Job) => this.processJob(task, job), {
         connection: this.redis,
@@ -184,7 +197,7 @@ export class WorkerProcess {
     const data = parsed.data;
     this.activeJobs++;
     try {
-      return await this.pipeline!.process(data);
+      return await this.pipelines.get(task)!.process(data);
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final = job.attemptsMade + 1 >= attempts;
@@ -210,6 +223,8 @@ export class WorkerProcess {
 
   private async heartbeat(ttlMs: number): Promise<void> {
     if (!this.redis) return;
+    // The most recent tensor batch of any task.
+    const last = [...this.pipelines.values()].map((p) => p.stats).sort((a, b) => b.lastAt - a.lastAt)[0];
     await writeHeartbeat(
       this.redis,
       this.config.QUEUE_PREFIX,
@@ -226,8 +241,8 @@ export class WorkerProcess {
         docs_per_s: Math.round(this.meter.rate(60_000) * 10) / 10,
         docs_per_s_series: this.meter.series().map((v) => Math.round(v * 10) / 10),
         series_bucket_s: this.meter.bucketMs / 1000,
-        last_tensor_batch_size: this.pipeline?.stats.lastTensorBatchSize ?? 0,
-        last_padding_ratio: Math.round((this.pipeline?.stats.lastPaddingRatio ?? 0) * 1000) / 1000,
+        last_tensor_batch_size: last?.lastTensorBatchSize ?? 0,
+        last_padding_ratio: Math.round((last?.lastPaddingRatio ?? 0) * 1000) / 1000,
         documents_total: this.documentsTotal,
       },
       ttlMs,
@@ -247,9 +262,9 @@ export class WorkerProcess {
     const webhooksStopped = this.webhooks?.stop();
     // Stop taking jobs; the jobs in progress finish (partial tensor batches go out at once).
     const closing = Promise.all(this.workers.map((w) => w.close()));
-    await this.pipeline?.drain();
+    await Promise.all([...this.pipelines.values()].map((p) => p.drain()));
     await closing;
-    await this.inference?.stop();
+    await Promise.all([...this.inference.values()].map((i) => i.stop()));
     if (this.redis)
       await removeHeartbeat(this.redis, this.config.QUEUE_PREFIX, this.id).catch(() => undefined);
     await this.metricsServer?.close();

@@ -59,6 +59,8 @@ export interface ChunkSummary {
 export interface PipelineStats {
   lastTensorBatchSize: number;
   lastPaddingRatio: number;
+  /** When the last tensor batch was dispatched (ms epoch; 0 = none yet). */
+  lastAt: number;
 }
 
 interface JobRun {
@@ -103,7 +105,7 @@ export class ChunkPipeline {
   private readonly batcher: DynamicBatcher<Item>;
   private claims: PendingClaim[] = [];
   private claiming = false;
-  readonly stats: PipelineStats = { lastTensorBatchSize: 0, lastPaddingRatio: 0 };
+  readonly stats: PipelineStats = { lastTensorBatchSize: 0, lastPaddingRatio: 0, lastAt: 0 };
 
   constructor(
     private readonly pool: Pool,
@@ -270,6 +272,7 @@ export class ChunkPipeline {
     const ratio = paddingRatio(items);
     this.stats.lastTensorBatchSize = items.length;
     this.stats.lastPaddingRatio = ratio;
+    this.stats.lastAt = Date.now();
     tensorBatchSize.observe({ task }, items.length);
     tensorBatchPadding.observe({ task }, ratio);
 
