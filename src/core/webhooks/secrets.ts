@@ -31,17 +31,18 @@ export interface RotatedSecret {
 /**
  * Rotates a tenant's webhook secret: a new secret becomes current and the current one becomes
  * `previous_webhook_secret`, still used to sign beside the new one for `graceHours` hours (0 =
- * drop it at once). Rotating again during a grace period replaces the previous secret. Throws
- * NOT_FOUND for an unknown tenant.
+ * drop it at once). Rotating again during a grace period replaces the previous secret. `db` is a
+ * `Database`, a pool or a transaction client. Throws NOT_FOUND for an unknown tenant.
  */
 export async function rotateWebhookSecret(
-  q: Queryable,
+  db: Queryable | { pool: Queryable },
   tenantId: string,
   graceHours: number,
   newSecret: string = generateWebhookSecret(),
 ): Promise<RotatedSecret> {
   if (!Number.isFinite(graceHours) || graceHours < 0 || graceHours > 24 * 30)
     throw new AppError('INVALID_REQUEST', 'grace period must be between 0 and 720 hours');
+  const q: Queryable = 'pool' in db ? db.pool : db;
   const res = await q.query<{ previous_secret_expires_at: Date | null }>(
     `UPDATE tenants SET
        previous_webhook_secret = CASE WHEN $3::float8 > 0 THEN webhook_secret END,
