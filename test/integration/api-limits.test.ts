@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { TcpProxy } from '../support/tcp-proxy';
+import { waitFor } from '../support/wait-for';
 import { createTestEnvironment } from '../support/test-db';
 import type { TestEnvironment } from '../support/test-db';
 import { json, ndjson, startApi } from './api-harness';
@@ -292,6 +293,80 @@ describe('backing services down', () => {
       await h.stop();
       await pgProxy.stop();
       await redisProxy.stop();
+      await env.cleanup();
+    }
+  });
+});
+
+/** Starts a chunked NDJSON upload that sends `lines` documents and then waits; returns the request. */
+function openUpload(
+  url: string,
+  key: string,
+  lines: number,
+): Promise<{ req: http.ClientRequest; response: Promise<{ status: number; body: string }> }> {
+  return new Promise((resolve) => {
+    const req = http.request(`${url}/v1/batches?task=summarization`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+    });
+    const response = new Promise<{ status: number; body: string }>((res, rej) => {
+      req.on('response', (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (body += c));
+        r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+      });
+      req.on('error', rej);
+    });
+    response.catch(() => undefined);
+    let out = '';
+    for (let i = 1; i <= lines; i++) out += `{"text":"document ${i}"}\n`;
+    req.write(out, () => resolve({ req, response }));
+  });
+}
+
+describe('interrupted uploads', () => {
+  it('stores nothing when the client goes away mid-upload or Postgres fails mid-COPY', async () => {
+    const env = await createTestEnvironment();
+    const pgProxy = new TcpProxy('127.0.0.1', Number(new URL(env.databaseUrl).port || 5432));
+    await pgProxy.start();
+    const dbUrl = new URL(env.databaseUrl);
+    dbUrl.port = String(pgProxy.port);
+    const h = await startApi({ DATABASE_URL: dbUrl.toString() }, env);
+    const activeCopies = async (): Promise<number> => {
+      const r = await h.db.pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY documents%'`,
+      );
+      return r.rows[0].n as number;
+    };
+    try {
+      // The client disconnects after 20,000 documents.
+      const up = await openUpload(h.url, h.key, 20_000);
+      await waitFor(async () => (await activeCopies()) === 1, 'the COPY to start');
+      up.req.destroy();
+      await waitFor(async () => (await activeCopies()) === 0, 'the COPY to be abandoned');
+      expect(await countRows(h)).toEqual({ batches: 0, documents: 0, keys: 0 });
+
+      // Postgres goes away in the middle of the COPY: 503, and nothing is stored.
+      const up2 = await openUpload(h.url, h.key, 20_000);
+      await waitFor(async () => (await activeCopies()) === 1, 'the second COPY to start');
+      await pgProxy.stop();
+      const res = await up2.response;
+      expect(res).toMatchObject({ status: 503 });
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      up2.req.destroy();
+      await pgProxy.start();
+      await waitFor(async () => (await activeCopies()) === 0, 'the server to roll back');
+      expect(await countRows(h)).toEqual({ batches: 0, documents: 0, keys: 0 });
+      expect(await h.chunkJobs('summarization')).toEqual([]);
+      // And the API recovers.
+      await waitFor(
+        async () => (await ndjsonPost(h, ndjson(3))).status === 201,
+        'a batch after Postgres returns',
+      );
+    } finally {
+      await h.stop();
+      await pgProxy.stop();
       await env.cleanup();
     }
   });

@@ -115,11 +115,16 @@ async function ingest(
     maxDocs: settings.maxDocsPerBatch,
   });
   let client: PoolClient | undefined = await db.pool.connect();
+  // A checked-out pg client has no 'error' listener of the pool: without this one, a connection
+  // dropped mid-COPY would be an uncaught exception. The failure reaches us through the COPY stream.
+  const onClientError = (): void => undefined;
+  client.on('error', onClientError);
   /** Ends the transaction by discarding the connection: the server rolls back, locks are released at once. */
   const abandon = (): void => {
     if (!client) return;
     const c = client;
     client = undefined;
+    // The listener stays: the discarded connection may still report the cut.
     c.release(new Error('batch upload rejected: transaction abandoned'));
   };
   try {
@@ -136,6 +141,7 @@ async function ingest(
       );
       if (ins.rowCount === 0) {
         await client.query('ROLLBACK');
+        client.off('error', onClientError);
         client.release();
         client = undefined;
         return { kind: 'key-taken' };
@@ -165,9 +171,15 @@ async function ingest(
     copy.on('error', (err: unknown) => {
       copyError ??= err;
     });
+    // A COPY failure (Postgres gone, constraint) must end the upload even while the body is idle.
+    const copyFailed = new Promise<never>((_, reject) => copy.once('error', reject));
+    copyFailed.catch(() => undefined);
+    const items = input.documents[Symbol.asyncIterator]();
     let stoppedEarly = false;
-    for await (const items of input.documents) {
-      const rows = validator.accept(items);
+    for (;;) {
+      const next = client ? await Promise.race([items.next(), copyFailed]) : await items.next();
+      if (next.done) break;
+      const rows = validator.accept(next.value);
       if (!validator.ok) {
         abandon();
         if (validator.errors.length >= MAX_ERROR_DETAILS) {
@@ -177,7 +189,7 @@ async function ingest(
         continue;
       }
       if (copyError) throw copyError;
-      if (rows) await write(copy, rows);
+      if (rows) await Promise.race([write(copy, rows), copyFailed]);
     }
     const invalid = validator.result();
     if (invalid) {
@@ -212,6 +224,7 @@ async function ingest(
       await deps.limiter.assertActiveBelowCap(c, input.tenantId, true);
     }
     await c.query('COMMIT');
+    c.off('error', onClientError);
     c.release();
     client = undefined;
     return { kind: 'created', row: updated.rows[0] as BatchRow };
