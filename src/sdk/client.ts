@@ -3,6 +3,7 @@ import { createBody } from './document-source';
 import type { DocumentSource, UploadProgress } from './document-source';
 import { ConnectionError, DocBatchError } from './errors';
 import { readLines } from './ndjson-lines';
+import type { ModelList } from './openapi-types';
 import { Paginator } from './paginator';
 import { abortReason, backoffDelay, networkErrorCode, sleep, Transport } from './transport';
 import type { FetchLike } from './transport';
@@ -307,7 +308,7 @@ export class DocBatchClient {
 
   /** The models the server can run. */
   async listModels(options: { signal?: AbortSignal } = {}): Promise<Model[]> {
-    const list = await this.transport.json<ListPage<Model>>({
+    const list = await this.transport.json<ModelList>({
       method: 'GET',
       path: '/v1/models',
       retry: 'idempotent',

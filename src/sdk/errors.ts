@@ -1,3 +1,5 @@
+import type { ErrorCode } from './openapi-types';
+
 /**
  * Typed errors of the SDK. Every failed call throws a `DocBatchError` (or a subclass) carrying the
  * contract's stable machine `code`, the HTTP `status` and the line-level `details` of the error
@@ -5,25 +7,8 @@
  * subclass with `instanceof`.
  */
 
-/** Codes the server sends (the API contract's error codes). */
-export type ApiErrorCode =
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'INVALID_REQUEST'
-  | 'INVALID_DOCUMENT'
-  | 'DUPLICATE_DOCUMENT_ID'
-  | 'UNKNOWN_TASK'
-  | 'UNKNOWN_MODEL'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'IDEMPOTENCY_KEY_REUSED'
-  | 'BATCH_FINISHED'
-  | 'TOO_MANY_ACTIVE_BATCHES'
-  | 'RATE_LIMITED'
-  | 'INVALID_WEBHOOK_URL'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+/** Codes the server sends (the contract's `ErrorCode` schema). */
+export type ApiErrorCode = ErrorCode;
 
 /**
  * Codes the SDK itself produces: `CONNECTION_ERROR` (the server could not be reached or the
@@ -69,7 +54,7 @@ export class DocBatchError extends Error {
   }
 }
 
-/** 401 `UNAUTHORIZED`: missing, unknown or revoked API key; 403 `FORBIDDEN`. */
+/** 401 `UNAUTHORIZED`: missing, unknown or revoked API key. */
 export class AuthenticationError extends DocBatchError {}
 /** 404 `NOT_FOUND`: no such batch/document for this API key's tenant. */
 export class NotFoundError extends DocBatchError {}
@@ -84,25 +69,26 @@ export class ServerError extends DocBatchError {}
 /** The server could not be reached, or the connection dropped, after the retries. */
 export class ConnectionError extends DocBatchError {}
 
-const API_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'INVALID_REQUEST',
-  'INVALID_DOCUMENT',
-  'DUPLICATE_DOCUMENT_ID',
-  'UNKNOWN_TASK',
-  'UNKNOWN_MODEL',
-  'PAYLOAD_TOO_LARGE',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'IDEMPOTENCY_KEY_REUSED',
-  'BATCH_FINISHED',
-  'TOO_MANY_ACTIVE_BATCHES',
-  'RATE_LIMITED',
-  'INVALID_WEBHOOK_URL',
-  'UNAVAILABLE',
-  'INTERNAL',
-]);
+/** Every contract code, checked both ways by the compiler (a missing or unknown key fails typecheck). */
+const API_CODE_TABLE: Record<ApiErrorCode, true> = {
+  UNAUTHORIZED: true,
+  NOT_FOUND: true,
+  INVALID_REQUEST: true,
+  INVALID_DOCUMENT: true,
+  DUPLICATE_DOCUMENT_ID: true,
+  UNKNOWN_TASK: true,
+  UNKNOWN_MODEL: true,
+  PAYLOAD_TOO_LARGE: true,
+  UNSUPPORTED_MEDIA_TYPE: true,
+  IDEMPOTENCY_KEY_REUSED: true,
+  BATCH_FINISHED: true,
+  TOO_MANY_ACTIVE_BATCHES: true,
+  RATE_LIMITED: true,
+  INVALID_WEBHOOK_URL: true,
+  UNAVAILABLE: true,
+  INTERNAL: true,
+};
+const API_CODES: ReadonlySet<string> = new Set(Object.keys(API_CODE_TABLE));
 
 /** True when `code` is one of the contract's codes. */
 export function isApiErrorCode(code: unknown): code is ApiErrorCode {
@@ -130,7 +116,6 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
   };
   switch (err.code) {
     case 'UNAUTHORIZED':
-    case 'FORBIDDEN':
       return new AuthenticationError(init);
     case 'NOT_FOUND':
       return new NotFoundError(init);

@@ -81,6 +81,8 @@ function batch(status: Batch['status'] = 'queued', done = 0): Batch {
     metadata: {},
     priority: 5,
     webhook_url: null,
+    completion_window: '24h',
+    error: null,
     created_at: '2026-11-23T10:00:00.000Z',
     started_at: null,
     finished_at: null,
