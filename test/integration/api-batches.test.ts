@@ -1,5 +1,6 @@
 import { failBatch } from '../../src/core/batches';
 import { claimChunks, writeOutcomes } from '../../src/core/pipeline/chunk-store';
+import { expireBatches } from '../../src/core/pipeline/expiry';
 import { writeHeartbeat } from '../../src/core/workers';
 import { createRedis } from '../../src/core/redis';
 import { revokeKey } from '../../src/core/tenants';
@@ -475,10 +476,8 @@ describe('cancel', () => {
 
   it('leaves a batch cancelling while documents are running', async () => {
     const batch = await create(ndjson(4));
-    // A worker has claimed two documents (the pipeline's claim is exactly this status change).
-    await h.db.pool.query(`UPDATE documents SET status = 'running' WHERE batch_id = $1 AND seq <= 2`, [
-      batch.id,
-    ]);
+    // A worker has claimed two documents.
+    await claimChunks(h.db.pool, [{ batchId: batch.id, seqFrom: 1, seqTo: 2 }], 5);
     const body = await json<Batch>(await h.request(`/v1/batches/${batch.id}/cancel`, { method: 'POST' }));
     expect(body.status).toBe('cancelling');
     expect(body.counts).toMatchObject({ running: 2, cancelled: 2, queued: 0 });
@@ -527,6 +526,35 @@ describe('retry', () => {
   });
 });
 
+describe('retry of an expired batch', () => {
+  it('requeues expired and failed documents and pushes expires_at a window ahead', async () => {
+    const batch = await create(ndjson(10), '?task=summarization&completion_window=1h');
+    await claimChunks(h.db.pool, [{ batchId: batch.id, seqFrom: 1, seqTo: 3 }], 5);
+    await writeOutcomes(h.db.pool, [
+      { batchId: batch.id, seq: 1, result: { summary: 's', sentence_indices: [0] } },
+      { batchId: batch.id, seq: 2, error: { code: 'DOCUMENT_TOO_SHORT', message: 'x' } },
+    ]);
+    // The completion window passes (time travel on the one column the sweep reads).
+    await h.db.pool.query(`UPDATE batches SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      batch.id,
+    ]);
+    await expireBatches(h.db.pool);
+    const expired = await json<Batch>(await h.request(`/v1/batches/${batch.id}`));
+    expect(expired).toMatchObject({ status: 'expired', counts: { completed: 1, failed: 1, expired: 8 } });
+    const res = await h.request(`/v1/batches/${batch.id}/retry`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    const body = await json<Batch>(res);
+    expect(body).toMatchObject({
+      status: 'queued',
+      finished_at: null,
+      counts: { completed: 1, queued: 9, failed: 0, expired: 0 },
+    });
+    expect(Date.parse(body.expires_at as string) - Date.now()).toBeGreaterThan(3590_000);
+    const jobs = (await h.chunkJobs('summarization')).filter((j) => j.id.startsWith(`${batch.id}-c0-g`));
+    expect(jobs.map((j) => j.data)).toEqual([{ batchId: batch.id, chunk: 0, seqFrom: 2, seqTo: 10 }]);
+  });
+});
+
 describe('results and documents', () => {
   let batchId: string;
   beforeAll(async () => {
@@ -534,7 +562,7 @@ describe('results and documents', () => {
     // then the batch is cancelled, so 1201..2500 are cancelled.
     const batch = await create(ndjson(2500));
     batchId = batch.id;
-    const [claim] = await claimChunks(h.db.pool, [{ batchId, seqFrom: 1, seqTo: 1200 }]);
+    const [claim] = await claimChunks(h.db.pool, [{ batchId, seqFrom: 1, seqTo: 1200 }], 5);
     expect(claim?.kind).toBe('run');
     await writeOutcomes(
       h.db.pool,
