@@ -1,4 +1,6 @@
 import { ALL_QUEUES } from '../../src/core/queue/catalog';
+import { TcpProxy } from '../support/tcp-proxy';
+import { waitFor } from '../support/wait-for';
 import { ADMIN_TOKEN, capturingLogger, csrfFrom, startDashboard } from '../e2e/dashboard-harness';
 import type { DashboardHarness } from '../e2e/dashboard-harness';
 
@@ -387,6 +389,40 @@ describe('configuration', () => {
       );
     } finally {
       await off.stop();
+    }
+  });
+
+  it('keeps showing batches while Redis is down, and says so in the worker panel', async () => {
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(h.env.redisUrl).port || 6379));
+    await proxy.start();
+    const d = await startDashboard({
+      env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}` },
+      tenants: [],
+      testEnv: h.env,
+    });
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    try {
+      // Once the client has connected, the panel reads the (empty) heartbeat list.
+      await waitFor(
+        async () =>
+          !(
+            (await (await fetch(`${d.url}/admin/api/workers`, { headers: auth })).json()) as {
+              unavailable?: boolean;
+            }
+          ).unavailable,
+        'the worker panel to read Redis',
+      );
+      await proxy.stop();
+      const workers = await fetch(`${d.url}/admin/api/workers`, { headers: auth });
+      expect(((await workers.json()) as { unavailable?: boolean }).unavailable).toBe(true);
+      const page = await fetch(`${d.url}/admin`, { headers: { ...auth, accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      const text = await page.text();
+      expect(text).toContain('Redis cannot be reached');
+      expect(text).toContain(acmeBatch);
+    } finally {
+      await d.stop();
+      await proxy.stop();
     }
   });
 

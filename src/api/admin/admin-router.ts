@@ -232,7 +232,7 @@ export function adminRouter(
       return workersPanel(await deps.workers());
     } catch (err) {
       if (!isUnavailableError(err)) throw err;
-      return workersPanel([]);
+      return workersPanel([], true);
     }
   };
 

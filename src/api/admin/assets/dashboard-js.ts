@@ -154,7 +154,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     clear(tbody);
     if (p.workers.length === 0) {
       var tr0 = el('tr', null, 'empty');
-      var td0 = el('td', 'No worker is connected. Start one with npm run start:worker.');
+      var td0 = el('td', p.unavailable ? 'Worker status is unavailable: Redis cannot be reached.' :
+        'No worker is connected. Start one with npm run start:worker.');
       td0.setAttribute('colspan', '8');
       tr0.appendChild(td0);
       tbody.appendChild(tr0);

@@ -35,10 +35,19 @@ export interface WorkersPanel {
   /** Sum over workers per bucket, oldest first. */
   total_docs_per_s: number[];
   bucket_seconds: number;
+  /** True when the heartbeats could not be read (Redis unreachable): the list says nothing then. */
+  unavailable?: boolean;
+}
+
+/** Text of the worker table when it has no row. */
+export function emptyWorkersText(p: Pick<WorkersPanel, 'unavailable'>): string {
+  return p.unavailable
+    ? 'Worker status is unavailable: Redis cannot be reached.'
+    : 'No worker is connected. Start one with npm run start:worker.';
 }
 
 /** Sums the workers' series bucket by bucket (aligned at the newest bucket). */
-export function workersPanel(workers: WorkerView[]): WorkersPanel {
+export function workersPanel(workers: WorkerView[], unavailable = false): WorkersPanel {
   const len = Math.max(0, ...workers.map((w) => w.docs_per_s.length));
   const total = new Array<number>(len).fill(0);
   for (const w of workers) {
@@ -49,6 +58,7 @@ export function workersPanel(workers: WorkerView[]): WorkersPanel {
     workers,
     total_docs_per_s: total.map((v) => Math.round(v * 10) / 10),
     bucket_seconds: workers[0]?.bucket_seconds ?? 10,
+    ...(unavailable ? { unavailable: true } : {}),
   };
 }
 
@@ -87,7 +97,7 @@ export function workersSection(p: WorkersPanel): SafeHtml {
         ${
           p.workers.length === 0
             ? html`<tr class="empty">
-                <td colspan="8">No worker is connected. Start one with <code>npm run start:worker</code>.</td>
+                <td colspan="8">${emptyWorkersText(p)}</td>
               </tr>`
             : p.workers.map(
                 (w) =>
