@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
-import { batchSettingsFrom } from '../core/batches';
+import { UploadSlots, batchSettingsFrom } from '../core/batches';
 import type { BatchDeps, ModelCatalog } from '../core/batches';
 import type { ApiConfig } from '../core/config';
 import type { Database } from '../core/db/database';
@@ -59,6 +59,7 @@ function buildBatchDeps(ctx: ApiContext): BatchDeps {
       maxActive: ctx.config.MAX_ACTIVE_BATCHES,
       prefix: ctx.config.QUEUE_PREFIX,
     }),
+    uploadSlots: new UploadSlots(Math.max(1, ctx.config.DB_POOL_SIZE - 2)),
     settings: batchSettingsFrom(ctx.config),
   };
 }

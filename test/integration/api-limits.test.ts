@@ -371,3 +371,29 @@ describe('interrupted uploads', () => {
     }
   });
 });
+
+describe('concurrent uploads', () => {
+  it('are bounded per process so reads keep a database connection, and queue for a slot', async () => {
+    const h = await startApi({ DB_POOL_SIZE: '3' });
+    try {
+      const copies = async (): Promise<number> => {
+        const r = await h.db.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY documents%'`,
+        );
+        return r.rows[0].n as number;
+      };
+      const first = await openUpload(h.url, h.key, 100);
+      await waitFor(async () => (await copies()) === 1, 'the first upload to hold its slot');
+      const second = ndjsonPost(h, ndjson(2));
+      // The second upload waits for the slot; reads are served meanwhile.
+      expect((await h.request('/v1/batches')).status).toBe(200);
+      expect((await h.request('/v1/models')).status).toBe(200);
+      expect(await copies()).toBe(1);
+      first.req.end();
+      expect((await first.response).status).toBe(201);
+      expect((await second).status).toBe(201);
+    } finally {
+      await h.stop();
+    }
+  });
+});

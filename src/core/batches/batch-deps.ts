@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { QueueSet } from '../queue/queues';
 import type { SubmissionLimiter } from '../tenants/submission-limits';
 import type { ModelCatalog } from './model-catalog';
+import type { UploadSlots } from './upload-slots';
 
 /** Limits and tunables of the batch domain (from config; see the README configuration table). */
 export interface BatchSettings {
@@ -29,6 +30,8 @@ export interface BatchDeps {
   logger: Logger;
   /** Submission limits; when absent (CLI, admin tools) no rate limit or active cap applies. */
   limiter?: SubmissionLimiter;
+  /** Bound on concurrent uploads of this process; when absent, unbounded. */
+  uploadSlots?: UploadSlots;
   settings: BatchSettings;
 }
 

@@ -254,7 +254,13 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
     await deps.limiter.take(input.tenantId);
     await deps.limiter.assertActiveBelowCap(deps.db.pool, input.tenantId);
   }
-  const outcome = await ingest(deps, input, params);
+  const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
+  let outcome: IngestOutcome;
+  try {
+    outcome = await ingest(deps, input, params);
+  } finally {
+    release();
+  }
   if (outcome.kind === 'key-taken') {
     // A concurrent request with the same key committed first.
     const existing = input.idempotencyKey ? await findKey(deps, input.tenantId, input.idempotencyKey) : null;

@@ -47,3 +47,4 @@ export {
 } from './results';
 export type { DocumentObject, ResultLine, ResultQuery, ResultScan, ResultStatus } from './results';
 export { retryBatch } from './retry-batch';
+export { UploadSlots } from './upload-slots';
