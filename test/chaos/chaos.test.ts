@@ -138,8 +138,8 @@ it('Postgres outage mid-batch: the API answers 503 UNAVAILABLE, recovers without
     15_000,
     100,
   );
-  expect(during.error.code).toBe('UNAVAILABLE');
-  expect(during.error.message).not.toMatch(/ECONN|connect|pg|postgres|127\.0\.0\.1/i);
+  expect(during?.error.code).toBe('UNAVAILABLE');
+  expect(during?.error.message).not.toMatch(/ECONN|connect|pg|postgres|127\.0\.0\.1/i);
   const submitDuring = await fetch(`${h.api!.url}/v1/batches?task=classification`, {
     method: 'POST',
     headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/x-ndjson' },
