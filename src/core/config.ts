@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { allowlistProblems } from './webhooks/url-policy';
 
 /**
  * Configuration, parsed once per process from the environment. Every variable, its default and
@@ -45,7 +46,9 @@ const common = {
   /** Attempts per chunk job before its documents are marked failed (set on the job by the API). Default 5. */
   CHUNK_ATTEMPTS: int(5, 1),
   /** Hosts or CIDRs webhooks may reach despite the SSRF rules (comma-separated). Default: none. */
-  WEBHOOK_ALLOWLIST: csv,
+  WEBHOOK_ALLOWLIST: csv.superRefine((entries, ctx) => {
+    for (const message of allowlistProblems(entries)) ctx.addIssue({ code: 'custom', message });
+  }),
   /** Webhook retry delays in seconds (comma-separated). Default `5,300,1800,7200,18000,36000,36000`. */
   WEBHOOK_RETRY_SCHEDULE: z
     .string()

@@ -1,6 +1,8 @@
 import { AppError } from '../../src/core/errors';
 import { blockedReason, embeddedIPv4 } from '../../src/core/webhooks/ip-ranges';
+import { loadConfig } from '../../src/core/config';
 import {
+  allowlistProblems,
   assertWebhookUrlAllowed,
   resolveWebhookTarget,
   WebhookAllowlist,
@@ -149,6 +151,7 @@ describe('webhook URL SSRF policy', () => {
   it('pins the first resolved address of an allowed name', async () => {
     const t = await resolveWebhookTarget('https://hooks.example.com:8443/x', [], { resolve });
     expect(t).toMatchObject({ hostname: 'hooks.example.com', address: '93.184.215.14', family: 4 });
+    expect(t.addresses).toEqual([{ address: '93.184.215.14', family: 4 }]);
     const v6 = await resolveWebhookTarget('http://[2606:4700:4700::1111]/', [], { resolve });
     expect(v6).toMatchObject({
       hostname: '2606:4700:4700::1111',
@@ -176,6 +179,37 @@ describe('webhook URL SSRF policy', () => {
     expect(a.allowsAddress('::ffff:10.1.0.9')).toBe(true);
     expect(() => new WebhookAllowlist(['10.0.0.0/33'])).toThrow('WEBHOOK_ALLOWLIST');
     expect(() => new WebhookAllowlist(['example.com/8'])).toThrow('WEBHOOK_ALLOWLIST');
+  });
+
+  it.each([
+    '10.0.0.0/',
+    '10.0.0.0/x',
+    '::1/129',
+    '*',
+    '.',
+    '*.',
+    'http://hooks.internal',
+    'a b',
+    'hooks..internal',
+  ])('rejects the allow-list entry %j (config parsing names WEBHOOK_ALLOWLIST)', (entry) => {
+    expect(allowlistProblems([entry])).toHaveLength(1);
+    expect(() => loadConfig('worker', { WEBHOOK_ALLOWLIST: `127.0.0.1/32,${entry}` })).toThrow(
+      /WEBHOOK_ALLOWLIST=/,
+    );
+  });
+
+  it('accepts valid allow-list entries in config', () => {
+    const c = loadConfig('api', {
+      WEBHOOK_ALLOWLIST: '127.0.0.1/32, ::1, fd00::/8, hooks.internal, *.corp.example',
+    });
+    expect(c.WEBHOOK_ALLOWLIST).toEqual([
+      '127.0.0.1/32',
+      '::1',
+      'fd00::/8',
+      'hooks.internal',
+      '*.corp.example',
+    ]);
+    expect(allowlistProblems(c.WEBHOOK_ALLOWLIST)).toEqual([]);
   });
 });
 

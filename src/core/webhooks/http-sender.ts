@@ -38,10 +38,18 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
+/**
+ * A `lookup` that answers with the checked addresses only (never asks DNS again). With
+ * `all: true` (Node's happy-eyeballs connect) it returns every checked address, else the first.
+ */
+function pinnedLookup(target: WebhookTarget): LookupFunction {
   return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, [{ address, family }]);
-    else callback(null, address, family);
+    if (options?.all)
+      callback(
+        null,
+        target.addresses.map((a) => ({ address: a.address, family: a.family })),
+      );
+    else callback(null, target.address, target.family);
   }) as unknown as LookupFunction;
 }
 
@@ -101,7 +109,7 @@ export function postWebhook(
       path: `${url.pathname}${url.search}`,
       method: 'POST',
       agent: false,
-      lookup: pinnedLookup(target.address, target.family),
+      lookup: pinnedLookup(target),
       headers: {
         ...headers,
         'content-type': 'application/json',

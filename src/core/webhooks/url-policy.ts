@@ -55,9 +55,46 @@ export const defaultResolver: HostResolver = (hostname) =>
     });
   });
 
+/** One parsed `WEBHOOK_ALLOWLIST` entry. */
+type AllowlistEntry =
+  | { kind: 'net'; address: string; prefix: number; family: 'ipv4' | 'ipv6' }
+  | { kind: 'host'; host: string }
+  | { kind: 'suffix'; suffix: string };
+
+const HOST_RE = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$/;
+
+/** Parses one allow-list entry; returns a message saying what is wrong with a bad one. */
+export function parseAllowlistEntry(raw: string): AllowlistEntry | string {
+  const entry = raw.trim().toLowerCase().replace(/\.$/, '');
+  const slash = entry.indexOf('/');
+  const addr = unbracket(slash >= 0 ? entry.slice(0, slash) : entry);
+  const family = isIP(addr);
+  if (family) {
+    const max = family === 4 ? 32 : 128;
+    const bits = slash >= 0 ? entry.slice(slash + 1) : String(max);
+    const prefix = /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (!(prefix >= 0 && prefix <= max)) return `invalid CIDR prefix in ${JSON.stringify(raw)} (0-${max})`;
+    return { kind: 'net', address: addr, prefix, family: family === 4 ? 'ipv4' : 'ipv6' };
+  }
+  if (slash >= 0) return `${JSON.stringify(raw)} is not an IP address or CIDR`;
+  const wildcard = entry.startsWith('*.') ? entry.slice(2) : entry.startsWith('.') ? entry.slice(1) : null;
+  const host = wildcard ?? entry;
+  if (!HOST_RE.test(host)) return `${JSON.stringify(raw)} is not a host name, IP address or CIDR`;
+  return wildcard !== null ? { kind: 'suffix', suffix: `.${host}` } : { kind: 'host', host };
+}
+
+/** Problems of a `WEBHOOK_ALLOWLIST` (empty when every entry is valid); config parsing uses it. */
+export function allowlistProblems(entries: readonly string[]): string[] {
+  return entries
+    .filter((e) => e.trim() !== '')
+    .map(parseAllowlistEntry)
+    .filter((r): r is string => typeof r === 'string');
+}
+
 /**
  * The operator's allow-list (`WEBHOOK_ALLOWLIST`): host names (exact, case-insensitive; a leading
- * `*.` or `.` matches every subdomain), IP addresses and CIDRs (IPv4 and IPv6).
+ * `*.` or `.` matches every subdomain), IP addresses and CIDRs (IPv4 and IPv6). Throws on an
+ * invalid entry.
  */
 export class WebhookAllowlist {
   private readonly hosts = new Set<string>();
@@ -67,25 +104,14 @@ export class WebhookAllowlist {
 
   constructor(entries: readonly string[]) {
     for (const raw of entries) {
-      const entry = raw.trim().toLowerCase();
-      if (!entry) continue;
-      const slash = entry.indexOf('/');
-      const addr = unbracket(slash >= 0 ? entry.slice(0, slash) : entry);
-      const family = isIP(addr);
-      if (family) {
-        const max = family === 4 ? 32 : 128;
-        const prefix = slash >= 0 ? Number(entry.slice(slash + 1)) : max;
-        if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
-          throw new Error(`WEBHOOK_ALLOWLIST: invalid CIDR ${JSON.stringify(raw)}`);
-        this.nets.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
+      if (raw.trim() === '') continue;
+      const e = parseAllowlistEntry(raw);
+      if (typeof e === 'string') throw new Error(`WEBHOOK_ALLOWLIST: ${e}`);
+      if (e.kind === 'net') {
+        this.nets.addSubnet(e.address, e.prefix, e.family);
         this.netCount++;
-      } else if (slash >= 0) {
-        throw new Error(`WEBHOOK_ALLOWLIST: invalid CIDR ${JSON.stringify(raw)}`);
-      } else if (entry.startsWith('*.') || entry.startsWith('.')) {
-        this.suffixes.push(entry.slice(entry.indexOf('.')).replace(/\.$/, ''));
-      } else {
-        this.hosts.add(entry.replace(/\.$/, ''));
-      }
+      } else if (e.kind === 'suffix') this.suffixes.push(e.suffix);
+      else this.hosts.add(e.host);
     }
   }
 
@@ -161,9 +187,11 @@ export interface WebhookTarget {
   url: URL;
   /** Host name as in the URL (lower-case, without brackets or trailing dot). */
   hostname: string;
-  /** The address the connection must use (pinned). */
+  /** The address the connection must use (pinned): the first checked address. */
   address: string;
   family: 4 | 6;
+  /** Every checked address (the connection may fall back among these, and only these). */
+  addresses: { address: string; family: 4 | 6 }[];
 }
 
 /** Parses and checks the syntax of a webhook URL; throws INVALID_WEBHOOK_URL. */
@@ -184,8 +212,8 @@ export function parseWebhookUrl(raw: string, maxLength = 2048): URL {
 
 /**
  * Checks `raw` against the SSRF policy and resolves it: every address the host resolves to must
- * be allowed (or the host / address allow-listed). Returns the target with the first resolved
- * address pinned. Throws AppError('INVALID_WEBHOOK_URL') with a message that says why.
+ * be allowed (or the host / address allow-listed). Returns the target with the checked addresses
+ * to pin the connection to. Throws AppError('INVALID_WEBHOOK_URL') with a message that says why.
  */
 export async function resolveWebhookTarget(
   raw: string,
@@ -203,7 +231,8 @@ export async function resolveWebhookTarget(
       const reason = blockedReason(hostname);
       if (reason) throw refuse(`webhook_url points to a disallowed address (${reason})`);
     }
-    return { url, hostname, address: hostname, family: literal as 4 | 6 };
+    const family = literal as 4 | 6;
+    return { url, hostname, address: hostname, family, addresses: [{ address: hostname, family }] };
   }
 
   if (!hostAllowed && (BLOCKED_HOSTNAMES.has(hostname) || BLOCKED_SUFFIXES.some((s) => hostname.endsWith(s))))
@@ -222,8 +251,9 @@ export async function resolveWebhookTarget(
       if (reason) throw refuse(`webhook_url host resolves to a disallowed address (${reason})`);
     }
   }
-  const first = addresses[0] as LookupAddress;
-  return { url, hostname, address: first.address, family: first.family === 6 ? 6 : 4 };
+  const checked = addresses.map((a) => ({ address: a.address, family: (a.family === 6 ? 6 : 4) as 4 | 6 }));
+  const first = checked[0] as { address: string; family: 4 | 6 };
+  return { url, hostname, address: first.address, family: first.family, addresses: checked };
 }
 
 /**
