@@ -132,9 +132,11 @@ export async function processDocuments(
   const total = (await db.pool.query<{ total: number }>('SELECT total FROM batches WHERE id = $1', [batchId]))
     .rows[0]?.total;
   if (total === undefined) throw new Error(`no batch ${batchId}`);
-  const [claim] = await claimChunks(db.pool, [
-    { batchId, seqFrom: opts.seqFrom ?? 1, seqTo: opts.seqTo ?? total },
-  ]);
+  const [claim] = await claimChunks(
+    db.pool,
+    [{ batchId, seqFrom: opts.seqFrom ?? 1, seqTo: opts.seqTo ?? total }],
+    100, // maxAttempts
+  );
   if (!claim || claim.kind !== 'run') return 0;
   const ids = await db.pool.query<{ seq: number; client_id: string }>(
     'SELECT seq, client_id FROM documents WHERE batch_id = $1 AND seq = ANY($2::int[])',
