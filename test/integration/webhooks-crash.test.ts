@@ -55,7 +55,7 @@ function startChild(): Promise<ChildProcess> {
       ...env.env,
       WEBHOOK_ALLOWLIST: '127.0.0.1/32',
       WEBHOOK_RETRY_SCHEDULE: '0.2,0.2,0.2',
-      WEBHOOK_TIMEOUT_MS: '1500',
+      WEBHOOK_TIMEOUT_MS: '3000',
       WEBHOOK_RELAY_INTERVAL_MS: '50',
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

@@ -26,7 +26,7 @@ const workerConfig = (env: Record<string, string>) =>
     ...env,
     WEBHOOK_ALLOWLIST: '127.0.0.1/32',
     WEBHOOK_RETRY_SCHEDULE: '0.2,0.2,0.2',
-    WEBHOOK_TIMEOUT_MS: '1500',
+    WEBHOOK_TIMEOUT_MS: '3000',
     WEBHOOK_RELAY_INTERVAL_MS: '50',
     WEBHOOK_RETRY_AFTER_MAX_S: '2',
   });
@@ -214,11 +214,11 @@ describe('webhook delivery', () => {
     const d = await settled(batch.id);
     expect(d.status).toBe('succeeded');
     expect(d.attempts.map((a) => [a.status_code, a.error])).toEqual([
-      [null, 'timed out after 1500 ms'],
+      [null, 'timed out after 3000 ms'],
       [503, 'HTTP 503'],
       [200, null],
     ]);
-    expect(d.attempts[0]?.latency_ms).toBeGreaterThanOrEqual(1400);
+    expect(d.attempts[0]?.latency_ms).toBeGreaterThanOrEqual(2900);
     const got = receiver.at('/slow');
     // Retry-After: 1 s beat the 0.2 s schedule.
     expect((got[2]?.at ?? 0) - (got[1]?.at ?? 0)).toBeGreaterThanOrEqual(950);

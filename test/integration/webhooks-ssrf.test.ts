@@ -72,7 +72,7 @@ beforeAll(async () => {
       ...h.env.env,
       WEBHOOK_ALLOWLIST: '127.0.0.1/32',
       WEBHOOK_RETRY_SCHEDULE: '0.2',
-      WEBHOOK_TIMEOUT_MS: '1500',
+      WEBHOOK_TIMEOUT_MS: '3000',
       WEBHOOK_RELAY_INTERVAL_MS: '50',
     }),
     logger: createLogger('silent'),
