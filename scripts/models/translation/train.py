@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import signal
 import struct
 import time
 
@@ -53,6 +54,7 @@ def parse_args():
     p.add_argument('--eval-every', type=int, default=400)
     p.add_argument('--threads', type=int, default=1, help='intra-op threads; 1 is fastest on a shared 2-core box')
     p.add_argument('--seed', type=int, default=1234)
+    p.add_argument('--init-from', default='', help='warm start from an exported model directory (model.json + weights.bin)')
     return p.parse_args()
 
 
@@ -208,22 +210,17 @@ class Transformer(nn.Module):
         return F.linear(self.dec_ln(x), self.emb.weight)
 
 
-def export(model, args, vocab_size, path_dir, meta):
-    """Writes model.json (TF.js weights manifest, float16 quantised) and weights.bin."""
-    named = []
-
-    def add(name, t):
-        named.append((name, t.detach().float().cpu().numpy()))
-
-    add('embedding', model.emb.weight)
+def named_weights(model):
+    """(export name, parameter) pairs in export order; dense kernels are transposed to [in, out] on export."""
+    named = [('embedding', model.emb.weight)]
 
     def add_linear(prefix, lin):
-        add(prefix + '/kernel', lin.weight.t())  # [in, out], so the runtime computes x @ kernel + bias
-        add(prefix + '/bias', lin.bias)
+        named.append((prefix + '/kernel', lin.weight))
+        named.append((prefix + '/bias', lin.bias))
 
     def add_ln(prefix, ln):
-        add(prefix + '/gamma', ln.weight)
-        add(prefix + '/beta', ln.bias)
+        named.append((prefix + '/gamma', ln.weight))
+        named.append((prefix + '/beta', ln.bias))
 
     def add_att(prefix, att):
         for n in ('q', 'k', 'v', 'o'):
@@ -247,6 +244,34 @@ def export(model, args, vocab_size, path_dir, meta):
         add_linear(p + '/ffn/w1', layer.ffn.w1)
         add_linear(p + '/ffn/w2', layer.ffn.w2)
     add_ln('decoder/final_ln', model.dec_ln)
+    return named
+
+
+def load_export(model, path_dir):
+    """Warm start: copies the weights of an exported model (any tfjs quantisation) into `model`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location('quantize', os.path.join(os.path.dirname(__file__), 'quantize.py'))
+    quantize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quantize)
+    _, tensors = quantize.read(path_dir)
+    by_name = {name: arr for name, _, arr in tensors}
+    with torch.no_grad():
+        for name, param in named_weights(model):
+            arr = torch.from_numpy(np.array(by_name[name], dtype=np.float32))
+            if name.endswith('/kernel'):
+                arr = arr.t()
+            param.copy_(arr)
+
+
+def export(model, args, vocab_size, path_dir, meta):
+    """Writes model.json (TF.js weights manifest, float16 quantised) and weights.bin."""
+    named = []
+    for name, t in named_weights(model):
+        arr = t.detach().float().cpu()
+        if name.endswith('/kernel'):
+            arr = arr.t()  # [in, out], so the runtime computes x @ kernel + bias
+        named.append((name, arr.numpy()))
 
     specs, chunks = [], []
     for name, arr in named:
@@ -287,6 +312,9 @@ def main():
     dev = read_ids(os.path.join(args.corpus, 'dev.ids.txt'), args.max_len)
     print(f'train pairs {len(train)}, dev pairs {len(dev)}, vocab {vocab_size}', flush=True)
     model = Transformer(vocab_size, args.d_model, args.heads, args.ff, args.enc_layers, args.dec_layers, args.dropout)
+    if args.init_from:
+        load_export(model, args.init_from)
+        print(f'warm start from {args.init_from}', flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f'parameters: {n_params}', flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
@@ -305,6 +333,15 @@ def main():
         model.train()
         return tot / n
 
+    stop = {'requested': False}
+
+    def request_stop(signum, _frame):
+        print(f'signal {signum}: stopping after this update and exporting', flush=True)
+        stop['requested'] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
     start = time.time()
     step, epoch, best, best_state = 0, 0, float('inf'), None
     tokens_seen = 0
@@ -316,7 +353,7 @@ def main():
             progress = elapsed / budget
             if args.max_steps:
                 progress = max(progress, step / args.max_steps)
-            if progress >= 1.0:
+            if progress >= 1.0 or stop['requested']:
                 done = True
                 break
             # linear warmup, then cosine decay over the (time or step) budget
@@ -353,6 +390,7 @@ def main():
         'steps': step,
         'epochs': epoch,
         'minutes': round(minutes, 1),
+        'cpu_minutes': round(time.process_time() / 60, 1),
         'dev_loss': round(best, 4),
         'train_pairs': len(train),
         'parameters': n_params,

@@ -328,7 +328,7 @@ export class TransformerTranslator {
       tokens.length,
       this.arch.d_model,
     ]) as tf.Tensor2D;
-    const logits = tf.matMul(last, this.outputProjection);
+    const logits = tf.matMul(last, this.outputProjection) as tf.Tensor2D;
     return { logits, selfKeys, selfValues };
   }
 
