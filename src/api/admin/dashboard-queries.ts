@@ -75,10 +75,13 @@ export async function listDashboardBatches(pool: Pool, filters: BatchFilters): P
     const q = p(filters.q);
     // The batch id itself anywhere, or a document client id within the newest batches matching the
     // filters: one probe of the (batch_id, client_id) unique index per candidate batch.
+    // The LATERAL ... LIMIT 1 keeps the plan a per-batch probe (run-time partition pruning) whatever
+    // the planner estimates; a plain EXISTS may turn into a scan of every document partition.
     outer.push(`(b.id = ${q} OR b.id IN (
       SELECT r.id FROM (SELECT b.id FROM batches b ${filterSql}
                         ORDER BY b.created_at DESC, b.id DESC LIMIT ${CLIENT_ID_SEARCH_WINDOW}) r
-      WHERE EXISTS (SELECT 1 FROM documents d WHERE d.batch_id = r.id AND d.client_id = ${q})))`);
+      CROSS JOIN LATERAL (SELECT 1 FROM documents d
+                           WHERE d.batch_id = r.id AND d.client_id = ${q} LIMIT 1) hit))`);
     matchedSelect = `(b.id <> ${q}) AS matched_document`;
   }
   const all = [...where, ...outer];
