@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { failBatch } from '../../src/core/batches';
 import { claimChunks, writeOutcomes } from '../../src/core/pipeline/chunk-store';
 import { expireBatches } from '../../src/core/pipeline/expiry';
@@ -125,6 +126,37 @@ describe('POST /v1/batches (NDJSON)', () => {
       { seq: 2, client_id: '2', text: 'second', metadata: { k: 1 } },
       { seq: 3, client_id: 'x', text: 'tab\there\\ and \n newline', metadata: null },
     ]);
+  });
+
+  it('accepts a gzip NDJSON body, the same request as the plain one for Idempotency-Key', async () => {
+    const plain = ndjson(300);
+    const key = { 'idempotency-key': 'gzip-1' };
+    const res = await h.request('/v1/batches?task=summarization', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', ...key },
+      body: gzipSync(plain),
+    });
+    const batch = await json<Batch>(res);
+    expect(res.status).toBe(201);
+    expect(batch.counts.total).toBe(300);
+    const replay = await post('?task=summarization', plain, key);
+    expect(replay.status).toBe(200);
+    expect((await json<Batch>(replay)).id).toBe(batch.id);
+    const corrupt = await h.request('/v1/batches?task=summarization', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      body: gzipSync(plain).subarray(0, 100),
+    });
+    await expectError(corrupt, 400, 'INVALID_REQUEST');
+    await expectError(
+      await h.request('/v1/batches', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'br' },
+        body: plain,
+      }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   it('rejects invalid lines with line numbers and stores nothing', async () => {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait-for';
@@ -130,6 +131,21 @@ describe('limits', () => {
     expect(out.status).toBe(413);
     expect(JSON.parse(out.body)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
     expect(out.sent).toBeLessThan(total / 4);
+    expect(await countRows(h)).toEqual(before);
+  });
+
+  it('applies MAX_BODY_BYTES to the decompressed bytes of a gzip body', async () => {
+    const before = await countRows(h);
+    // One 10 MB line: only the byte count can stop it (the line never completes under the limit).
+    const bomb = gzipSync(Buffer.from(`{"text":"${'a'.repeat(10_000_000)}"}\n`));
+    expect(bomb.length).toBeLessThan(256 * 1024);
+    const res = await h.request('/v1/batches?task=summarization', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
+    const body = await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+    expect(body.error.message).toContain('bytes');
     expect(await countRows(h)).toEqual(before);
   });
 
