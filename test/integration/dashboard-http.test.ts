@@ -237,6 +237,10 @@ describe('with a session', () => {
     expect(html).not.toContain('googleapis');
     expect(ui.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(ui.headers.get('x-powered-by')).toBeNull();
+    // The batch page links a task's chunk queue directly.
+    const deep = await asAdmin('/admin/queues/queue/chunks-classification', { accept: 'text/html' });
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toContain('<base href="/admin/queues/"');
     const api = await asAdmin('/admin/queues/api/queues');
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
