@@ -3,10 +3,12 @@ import { Database } from '../../src/core/db/database';
 import { newId } from '../../src/core/ids';
 import { createLogger } from '../../src/core/logger';
 import { writeOutcomes } from '../../src/core/pipeline/chunk-store';
+import { expireBatches } from '../../src/core/pipeline/expiry';
 import { WEBHOOK_QUEUE } from '../../src/core/queue/catalog';
 import { createRedis } from '../../src/core/redis';
 import { createTenantWithKey } from '../../src/core/tenants';
 import { claimDueDeliveries, listDeliveries, redeliver } from '../../src/core/webhooks/delivery-store';
+import { verifyWebhook } from '../../src/core/webhooks/signature';
 import { WebhookSender } from '../../src/core/webhooks/webhook-sender';
 import { WebhookRelay } from '../../src/workers/webhook-relay';
 import { createTestEnvironment } from '../support/test-db';
@@ -24,13 +26,16 @@ let db: Database;
 let receiver: TestReceiver;
 let tenantId: string;
 let sender: WebhookSender;
+let secret: string;
 
 beforeAll(async () => {
   env = await createTestEnvironment();
   db = new Database(env.databaseUrl, 6);
   receiver = new TestReceiver();
   await receiver.start();
-  tenantId = (await createTenantWithKey(db, 'sender')).tenant.id;
+  const t = await createTenantWithKey(db, 'sender');
+  tenantId = t.tenant.id;
+  secret = t.webhook_secret;
   sender = new WebhookSender(
     db.pool,
     { schedule: [3600], retryAfterMaxSec: 3600, timeoutMs: 2000, allowlist: ['127.0.0.1/32'] },
@@ -44,8 +49,8 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-/** A finished batch (through the pipeline's write-back) and its outbox delivery id. */
-async function finishedBatch(path: string): Promise<{ batchId: string; deliveryId: string }> {
+/** A batch of one queued document with a webhook_url (rows as the API writes them). */
+async function queuedBatch(path: string, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
   const batchId = newId('bat');
   await db.prisma.batch.create({
     data: {
@@ -54,19 +59,41 @@ async function finishedBatch(path: string): Promise<{ batchId: string; deliveryI
       task: 'classification',
       model: 'spam-classifier@1',
       completionWindow: '24h',
-      expiresAt: new Date(Date.now() + 86_400_000),
+      expiresAt,
       webhookUrl: receiver.url(path),
       total: 1,
       queuedCount: 1,
     },
   });
   await db.prisma.document.create({ data: { batchId, seq: 1, clientId: '1', text: 'x' } });
+  return batchId;
+}
+
+/** A finished batch (through the pipeline's write-back) and its outbox delivery id. */
+async function finishedBatch(path: string): Promise<{ batchId: string; deliveryId: string }> {
+  const batchId = await queuedBatch(path);
   await writeOutcomes(db.pool, [{ batchId, seq: 1, result: { label: 'ham', score: 1, scores: { ham: 1 } } }]);
   const [d] = await listDeliveries(db.pool, batchId);
   return { batchId, deliveryId: d?.id as string };
 }
 
 describe('webhook outbox guarantees', () => {
+  it('records batch.expired when the expiry sweep ends a batch past its window, and sends it', async () => {
+    const batchId = await queuedBatch('/expired', new Date(Date.now() - 1000));
+    await expireBatches(db.pool);
+    const [d] = await listDeliveries(db.pool, batchId);
+    expect(d).toMatchObject({ event_type: 'batch.expired', status: 'pending', attempts: 0 });
+    expect((await sender.attempt(d!.id, 1)).kind).toBe('success');
+    const [got] = receiver.at('/expired');
+    expect(verifyWebhook(secret, got!.headers, got!.body)).toMatchObject({
+      type: 'batch.expired',
+      data: { id: batchId, status: 'expired', counts: { total: 1, expired: 1, queued: 0 } },
+    });
+    // A second sweep finalizes nothing more: one event per end state.
+    await expireBatches(db.pool);
+    expect(await listDeliveries(db.pool, batchId)).toHaveLength(1);
+  });
+
   it('sends an attempt once even when its job runs twice at the same time', async () => {
     const { batchId, deliveryId } = await finishedBatch('/dup');
     const reports = await Promise.all([sender.attempt(deliveryId, 1), sender.attempt(deliveryId, 1)]);
