@@ -14,17 +14,19 @@ export const SCREENSHOT_DIR = path.resolve(__dirname, '../../test-output/dashboa
  * Headless Chromium with a new empty profile. The flags keep it off the network (this machine has
  * none) and quiet: no background connections, no component updates, no sync, no QUIC.
  */
-export async function launchBrowser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  if (!existsSync(CHROMIUM_PATH)) {
+export async function launchBrowser(
+  executablePath = CHROMIUM_PATH,
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  if (!existsSync(executablePath)) {
     throw new Error(
-      `Chromium is not installed at ${CHROMIUM_PATH}: the dashboard's browser test needs it. ` +
+      `Chromium is not installed at ${executablePath}: the dashboard's browser test needs it. ` +
         'Install it with `bash scripts/ensure-chromium.sh` (Debian package "chromium").',
     );
   }
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const profile = mkdtempSync(path.join(os.tmpdir(), 'docbatch-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     headless: true,
     args: [
       '--headless',

@@ -1,4 +1,5 @@
 import { LoginThrottle, safeNext } from '../../src/api/admin/admin-auth';
+import { launchBrowser } from '../e2e/browser';
 import { AdminSessions, SESSION_TTL_SECONDS } from '../../src/api/admin/admin-session';
 import { stripExternalFonts } from '../../src/api/admin/queues-board';
 import { progressBar } from '../../src/api/admin/views/components';
@@ -133,6 +134,14 @@ describe('bull-board page', () => {
       '<head><link href="https://fonts.googleapis.com/css2?family=IBM+Plex+Sans" rel="stylesheet">\n<link href="static/css/main.css" rel="stylesheet"></head>';
     expect(stripExternalFonts(page)).toBe(
       '<head>\n<link href="static/css/main.css" rel="stylesheet"></head>',
+    );
+  });
+});
+
+describe('the browser test without Chromium', () => {
+  it('fails with a message that says how to install it (it is never skipped)', async () => {
+    await expect(launchBrowser('/nonexistent/chromium')).rejects.toThrow(
+      /Chromium is not installed at \/nonexistent\/chromium.*bash scripts\/ensure-chromium\.sh/,
     );
   });
 });
