@@ -128,6 +128,8 @@ export class WorkerProcess {
               this.meter.add(n);
               this.documentsTotal += n;
             },
+            // Every attempt of its chunk plus as many recoveries (stalls, reconciles).
+            2 * c.CHUNK_ATTEMPTS,
           ),
         );
         return name;

@@ -114,6 +114,8 @@ export class ChunkPipeline {
     private readonly logger: Logger,
     /** Called with the number of documents a write-back finished (for throughput figures). */
     private readonly onFinished: (n: number) => void = () => undefined,
+    /** Claims of one document before it fails with TOO_MANY_ATTEMPTS. Default: unlimited. */
+    private readonly maxDocumentAttempts = Number.MAX_SAFE_INTEGER,
   ) {
     this.batcher = new DynamicBatcher<Item>(limits, (group, items) => this.runTensorBatch(group, items));
   }
@@ -225,6 +227,7 @@ export class ChunkPipeline {
       const results = await claimChunks(
         this.pool,
         group.map((g) => g.range),
+        this.maxDocumentAttempts,
       );
       group.forEach((g, i) => g.resolve(results[i]!));
     } catch (err) {

@@ -58,7 +58,15 @@ export async function readBatches(q: Queryable, ids: string[]): Promise<Map<stri
  * batch to `running` (started_at). Chunks of a cancelling or expired batch settle their documents
  * (`cancelled` / `expired`) instead and finalize the batch.
  */
-export async function claimChunks(pool: Pool, chunks: ChunkRange[]): Promise<ClaimResult[]> {
+/** Error of a document claimed `maxAttempts` times without finishing (it may crash workers). */
+export const TOO_MANY_ATTEMPTS = 'TOO_MANY_ATTEMPTS';
+
+export async function claimChunks(
+  pool: Pool,
+  chunks: ChunkRange[],
+  /** A document claimed this many times already fails with TOO_MANY_ATTEMPTS instead of running. */
+  maxAttempts = Number.MAX_SAFE_INTEGER,
+): Promise<ClaimResult[]> {
   return withTransaction(pool, async (c) => {
     const batchIds = [...new Set(chunks.map((ch) => ch.batchId))];
     await lockBatches(c, batchIds);
@@ -78,17 +86,33 @@ export async function claimChunks(pool: Pool, chunks: ChunkRange[]): Promise<Cla
     for (const [batchId, idx] of runnable) {
       const from = idx.map((i) => chunks[i]!.seqFrom);
       const to = idx.map((i) => chunks[i]!.seqTo);
-      const res = await c.query<{ seq: number; text: string }>(
-        `UPDATE documents d SET status = 'running', attempts = d.attempts + 1
+      // A document that keeps coming back (its worker died every time) fails instead of looping.
+      const res = await c.query<{ seq: number; text: string | null; status: string }>(
+        `UPDATE documents d SET
+           status = (CASE WHEN d.attempts >= $4 THEN 'failed' ELSE 'running' END)::"DocumentStatus",
+           error = CASE WHEN d.attempts >= $4 THEN $5::jsonb ELSE d.error END,
+           finished_at = CASE WHEN d.attempts >= $4 THEN now() ELSE d.finished_at END,
+           attempts = d.attempts + (CASE WHEN d.attempts >= $4 THEN 0 ELSE 1 END)
          FROM unnest($2::int[], $3::int[]) AS r(seq_from, seq_to)
          WHERE d.batch_id = $1 AND d.seq BETWEEN r.seq_from AND r.seq_to AND d.status IN ('queued', 'running')
-         RETURNING d.seq, d.text`,
-        [batchId, from, to],
+         RETURNING d.seq, d.status::text AS status, CASE WHEN d.status = 'running' THEN d.text END AS text`,
+        [
+          batchId,
+          from,
+          to,
+          maxAttempts,
+          JSON.stringify({
+            code: TOO_MANY_ATTEMPTS,
+            message: `the document was started ${maxAttempts} times without finishing`,
+          }),
+        ],
       );
+      if (res.rows.some((r) => r.status === 'failed')) await finalizeBatchIfDone(c, batchId);
       const batch = batches.get(batchId)!;
       for (const i of idx) {
         const ch = chunks[i]!;
         const docs = res.rows
+          .filter((r): r is { seq: number; text: string; status: string } => r.status === 'running')
           .filter((r) => r.seq >= ch.seqFrom && r.seq <= ch.seqTo)
           .sort((a, b) => a.seq - b.seq);
         out[i] = { kind: 'run', batch, docs };
