@@ -8,7 +8,7 @@ import { WEBHOOK_QUEUE, webhookJobSchema } from '../core/queue/catalog';
 import { createRedis } from '../core/redis';
 import { maxAttemptsPerSeries } from '../core/webhooks/retry-policy';
 import { WebhookSender } from '../core/webhooks/webhook-sender';
-import type { AttemptReport, WebhookSenderOptions } from '../core/webhooks/webhook-sender';
+import type { WebhookSenderOptions } from '../core/webhooks/webhook-sender';
 import { WebhookRelay } from './webhook-relay';
 
 /** The configuration the webhook worker reads. */
@@ -50,8 +50,6 @@ export class WebhookWorker {
   private relay?: WebhookRelay;
   private starting?: Promise<void>;
   private stopping?: Promise<void>;
-  /** Called after every attempt (tests and metrics hooks). */
-  onAttempt?: (report: AttemptReport) => void;
 
   constructor(private readonly opts: WebhookWorkerOptions) {}
 
@@ -86,8 +84,7 @@ export class WebhookWorker {
           log.error({ jobId: job.id }, 'malformed webhook job dropped');
           return;
         }
-        const report = await sender.attempt(parsed.data.deliveryId, parsed.data.attempt);
-        this.onAttempt?.(report);
+        await sender.attempt(parsed.data.deliveryId, parsed.data.attempt);
       },
       {
         connection: this.workerRedis,
