@@ -141,6 +141,8 @@ export interface ChaosHarness {
   api?: ApiChild;
   workers: WorkerChild[];
   startApi(extra?: Record<string, string>): Promise<ApiChild>;
+  /** Starts a worker child; call `ready()` on it at once to learn when it has started. */
+  spawnWorker(extra?: Record<string, string>): WorkerChild;
   startWorker(extra?: Record<string, string>): Promise<WorkerChild>;
   client(opts?: { retries?: number }): DocBatchClient;
   /** Chunk jobs of a batch still waiting, delayed, prioritized or active (orphans once it finished). */
@@ -210,9 +212,13 @@ export async function createChaosHarness(): Promise<ChaosHarness> {
       await api.ready();
       return api;
     },
-    async startWorker(extra = {}) {
+    spawnWorker(extra = {}) {
       const w = new WorkerChild({ ...procEnv, ...WORKER_ENV, ...extra });
       h.workers.push(w);
+      return w;
+    },
+    async startWorker(extra = {}) {
+      const w = h.spawnWorker(extra);
       await w.ready(90_000);
       return w;
     },
