@@ -53,6 +53,10 @@ describe('extractive summarizer', () => {
     }
   });
 
+  it('rejects symbol-only text as EMPTY_DOCUMENT', () => {
+    expect(() => model.encode('— … · • ¶', {})).toThrow(expect.objectContaining({ code: 'EMPTY_DOCUMENT' }));
+  });
+
   it('still summarises a document made only of stopwords', async () => {
     const r = await summarize('It is what it is. We were there. They are here.', { max_sentences: 2 });
     expect(r.sentence_indices).toEqual([0, 1]);

@@ -23,10 +23,43 @@ export const SAMPLE_TEXTS = [
     'Members agreed to cut travel. The chair thanked the staff. A vote is planned for June.',
 ];
 
+/**
+ * Short inputs for translation: greedy decoding costs time per generated token, and the cpu backend
+ * is ~8x slower than wasm, so long samples would make the suite take minutes.
+ */
+export const SHORT_SAMPLE_TEXTS = [
+  'Click here to win a free prize.',
+  'The meeting moved to Thursday.',
+  'Thank you all.',
+];
+
+export function samplesFor(info: ModelInfo): string[] {
+  return info.task === 'translation' ? SHORT_SAMPLE_TEXTS : SAMPLE_TEXTS;
+}
+
+export const SHORT_UNICODE_TEXT = 'Ünïcödé café, déjà vu 👍🏽. Привет!';
+
+export function unicodeTextFor(info: ModelInfo): string {
+  return info.task === 'translation' ? SHORT_UNICODE_TEXT : UNICODE_TEXT;
+}
+
+/**
+ * Whether to run the full over-long document through runBatch, not only check its truncation:
+ * skipped for translation on the plain-JS cpu backend, where decoding max_length tokens takes over
+ * a minute (the wasm run of the same check covers the runtime's truncation path).
+ */
+export function runLongDocument(info: ModelInfo, backend: string): boolean {
+  return !(info.task === 'translation' && backend === 'cpu');
+}
+
 export const UNICODE_TEXT =
   'Ünïcödé naïve café — déjà vu. 日本語のテキストです。 Привет, мир! Ελληνικά κείμενα. 🚀 Emoji 👍🏽 here. Cafe\u0301 combining.';
 
-export const EMPTY_AFTER_CLEANING = ['   \n\t  ', '\u200b\u200b\u200b', '— … · •'];
+/**
+ * Texts that are empty for every task once cleaned (whitespace, zero-width characters). Symbol-only
+ * text is task-specific (a translator may pass punctuation through) and is tested per runtime.
+ */
+export const EMPTY_AFTER_CLEANING = ['   \n\t  ', '\u200b\u200b\u200b', '\u00a0\u2003\r\n'];
 
 export function optionsFor(info: ModelInfo): TaskOptions {
   switch (info.task) {

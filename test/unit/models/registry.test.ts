@@ -171,3 +171,36 @@ describe('ModelRegistry', () => {
     );
   });
 });
+
+describe('bundled spam-classifier', () => {
+  const registry = new ModelRegistry();
+  let model: TaskModel;
+
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    model = await registry.load(registry.resolve('classification', 'spam-classifier').id);
+  });
+  afterAll(() => registry.disposeAll());
+
+  it('rejects symbol-only text as EMPTY_DOCUMENT', () => {
+    expect(() => model.encode('— … · • ¶', {})).toThrow(expect.objectContaining({ code: 'EMPTY_DOCUMENT' }));
+  });
+
+  it('rejects an invalid top_k as INVALID_OPTION', async () => {
+    const batch = [model.encode('hello there', {})];
+    await expect(model.runBatch(batch, { top_k: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+
+  it('separates obvious spam from an obvious work e-mail', async () => {
+    const spam =
+      'Subject: FREE money!!!\n\nClick here to claim your $1,000,000 prize now! Limited offer, act now, remove me.';
+    const ham =
+      'Subject: Re: patch for the build script\n\nThanks, I applied your patch to CVS. The build works on Linux now; can you check the docs?';
+    const [a, b] = (await model.runBatch(
+      [model.encode(spam, {}), model.encode(ham, {})],
+      {},
+    )) as ClassificationResult[];
+    expect(a!.label).toBe('spam');
+    expect(b!.label).toBe('ham');
+  });
+});
