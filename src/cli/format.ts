@@ -3,7 +3,7 @@ import type { Batch } from '../sdk';
 /** Human formatting helpers of the CLI. */
 
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${Math.round(n)} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;

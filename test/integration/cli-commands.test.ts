@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { runCli } from '../../src/cli/main';
 import { DocBatchClient } from '../../src/sdk';
 import type { Batch, ResultLine } from '../../src/sdk';
 import { waitFor } from '../support/wait-for';
@@ -383,6 +385,46 @@ describe('follow a batch to the end', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ id, status: 'cancelled' });
     expect(finished.code).toBe(1);
     expect(finished.stderr).toContain('BATCH_FINISHED');
+  });
+});
+
+describe('on a terminal', () => {
+  it('draws upload and processing progress bars in place (runCli with a TTY stderr)', async () => {
+    let stdout = '';
+    let stderr = '';
+    const sink = (write: (s: string) => void): Writable =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          write(chunk.toString('utf8'));
+          cb();
+        },
+      });
+    const tty = Object.assign(
+      sink((s) => (stderr += s)),
+      { isTTY: true, columns: 120 },
+    );
+    const p = file('tty.txt', Array.from({ length: 50 }, (_, i) => `Line ${i + 1} text.`).join('\n'));
+    const run = runCli(['submit', p, '--task', 'summarization', '--metadata', 'run=tty', '--wait'], {
+      stdout: sink((s) => (stdout += s)),
+      stderr: tty,
+      env: { DOCBATCH_URL: h.url, DOCBATCH_API_KEY: key },
+    });
+    const id = (await waitFor(async () => {
+      const r = await h.db.pool.query<{ id: string }>(
+        `SELECT id FROM batches WHERE metadata->>'run' = 'tty'`,
+      );
+      return r.rows[0]?.id;
+    }, 'the batch to be created')) as string;
+    await processDocuments(h.db, id, { seqTo: 20 });
+    await waitFor(() => stderr.includes('20/50'), 'the bar to show 20/50');
+    await processDocuments(h.db, id);
+    expect(await run).toBe(0);
+    expect(stdout.trim()).toBe(id);
+    // Each redraw is CR + "erase line" (ESC [2K) + the bar.
+    const frames = stderr.split('\r\u001b[2K');
+    expect(frames.some((f) => /^uploading \[#{24}\] 100% \d+ B\/\d+ B/.test(f))).toBe(true);
+    expect(frames.some((f) => /^processing \[#{10}-{14}\] {2}40% 20\/50 .*running/.test(f))).toBe(true);
+    expect(frames.some((f) => /^processing \[#{24}\] 100% 50\/50 .*completed\n/.test(f))).toBe(true);
   });
 });
 
