@@ -76,7 +76,8 @@ describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
       const b = await model.runBatch([first], options);
       expect(b).toEqual(a);
       // Next to a much longer document, the short one is padded; its result must not change.
-      const long = model.encode(`${samples[2]!} `.repeat(4), options);
+      const long = model.encode(samples.join(' '), options);
+      expect(long.length).toBeGreaterThan(first.length);
       const [padded] = await model.runBatch([first, long], options);
       expectSameResult(info, padded!, a[0]!);
     });
@@ -109,7 +110,9 @@ describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
       await model.runBatch(encoded, options);
       const before = numTensors();
       let last: TaskResult[] = [];
-      for (let i = 0; i < 2; i++) last = await model.runBatch(encoded, options);
+      // Any leak shows on the first call after warm-up; translation decodes slowly, so fewer calls.
+      const calls = info.task === 'translation' ? 1 : 3;
+      for (let i = 0; i < calls; i++) last = await model.runBatch(encoded, options);
       expect(last).toHaveLength(encoded.length);
       expect(numTensors()).toBe(before);
     });
