@@ -789,6 +789,15 @@ describe('GET /v1/models and /openapi.json', () => {
     );
   });
 
+  it('exposes ingest metrics on /metrics', async () => {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    expect(text).toMatch(/docbatch_batches_created_total\{task="summarization",form="ndjson"\} [1-9]/);
+    expect(text).toMatch(/docbatch_documents_ingested_total\{task="summarization"\} [1-9]/);
+    expect(text).toMatch(/docbatch_uploads_rejected_total\{code="INVALID_DOCUMENT"\} [1-9]/);
+    expect(text).toMatch(/docbatch_uploads_rejected_total\{code="UNSUPPORTED_MEDIA_TYPE"\} [1-9]/);
+    expect(text).toContain('docbatch_ingest_seconds_bucket');
+  });
+
   it('serves the OpenAPI document without a key', async () => {
     const res = await fetch(`${h.url}/openapi.json`);
     expect(res.status).toBe(200);

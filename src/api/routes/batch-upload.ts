@@ -27,6 +27,7 @@ export const NDJSON_TYPES = [
 export interface ParsedUpload {
   fields: unknown;
   documents: DocumentSource;
+  form: 'json' | 'ndjson';
 }
 
 function mediaType(req: Request): { type: string; charset?: string } {
@@ -125,7 +126,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
         { field: 'documents', message: 'must be an array of document objects' },
       ]);
     }
-    return { fields, documents: arraySource(documents, digest) };
+    return { fields, documents: arraySource(documents, digest), form: 'json' };
   }
   if (NDJSON_TYPES.includes(type)) {
     checkDeclaredLength(req, config.MAX_BODY_BYTES);
@@ -134,6 +135,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
     const body = encoding === 'gzip' ? gunzipped(req) : (req as AsyncIterable<Buffer>);
     return {
       fields,
+      form: 'ndjson',
       documents: ndjsonSource(body, {
         maxBytes: config.MAX_BODY_BYTES,
         // A document of MAX_DOC_CHARS characters, each escaped as \uXXXX, plus 1 MiB for id and metadata.

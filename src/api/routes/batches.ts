@@ -14,6 +14,7 @@ import {
   resultsPage,
   retryBatch,
   streamResults,
+  uploadsRejected,
 } from '../../core/batches';
 import type { BatchDeps, BatchStatus } from '../../core/batches';
 import type { ApiConfig } from '../../core/config';
@@ -93,6 +94,7 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
           fields: upload.fields,
           documents: upload.documents,
           idempotencyKey: key,
+          form: upload.form,
         });
         return {
           status: out.replayed ? 200 : 201,
@@ -103,6 +105,7 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
           },
         };
       } catch (err) {
+        if (err instanceof AppError) uploadsRejected.inc({ code: err.code });
         // The body was not read to its end: answer, then close the connection rather than read the rest.
         if (!req.readableEnded) res.set('Connection', 'close');
         throw err;

@@ -14,6 +14,7 @@ import { resolveBatchParams } from './batch-params';
 import type { ResolvedBatchParams } from './batch-params';
 import type { DocumentSource } from './document-source';
 import { DocumentValidator, MAX_ERROR_DETAILS } from './document-validator';
+import { batchesCreated, documentsIngested, ingestSeconds } from './ingest-metrics';
 
 /**
  * Batch creation: the one write path of both body forms.
@@ -39,6 +40,8 @@ export interface CreateBatchInput {
   fields: unknown;
   documents: DocumentSource;
   idempotencyKey?: string;
+  /** Body form, for metrics (`json` or `ndjson`). */
+  form?: 'json' | 'ndjson';
 }
 
 export interface CreateBatchResult {
@@ -256,10 +259,16 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
   }
   const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
   let outcome: IngestOutcome;
+  const endTimer = ingestSeconds.startTimer();
   try {
     outcome = await ingest(deps, input, params);
   } finally {
     release();
+  }
+  if (outcome.kind === 'created') {
+    endTimer();
+    batchesCreated.inc({ task: params.task, form: input.form ?? 'ndjson' });
+    documentsIngested.inc({ task: params.task }, outcome.row.total);
   }
   if (outcome.kind === 'key-taken') {
     // A concurrent request with the same key committed first.
