@@ -91,6 +91,7 @@ describe('OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     for (const name of [
       'Batch',
+      'List',
       'BatchList',
       'ResultLine',
       'ResultList',
