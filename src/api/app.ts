@@ -118,12 +118,17 @@ export function createApp(ctx: ApiContext): Express {
       };
       end(labels);
       httpRequestsTotal.inc(labels);
-      if (req.path !== '/healthz' && req.path !== '/metrics' && req.path !== '/readyz') {
-        ctx.logger.info(
-          { method: req.method, path: req.path, status: res.statusCode, ms: Date.now() - started },
-          'request',
-        );
-      }
+      // Probes, scrapes and the dashboard's polling are logged at debug only (a line every 2 s per open tab).
+      const noisy = /^\/(healthz|readyz|metrics)$|^\/admin\/api\//.test(req.originalUrl.split('?')[0] ?? '');
+      ctx.logger[noisy ? 'debug' : 'info'](
+        {
+          method: req.method,
+          path: req.originalUrl.split('?')[0],
+          status: res.statusCode,
+          ms: Date.now() - started,
+        },
+        'request',
+      );
     });
     next();
   });

@@ -8,7 +8,10 @@ describe('README configuration table', () => {
     const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
     const section = readme.split('## Configuration')[1]?.split('\n## ')[0] ?? '';
     const documented = new Set([...section.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
-    const read = new Set([...Object.keys(configSchemas.api.shape), ...Object.keys(configSchemas.worker.shape)]);
+    const read = new Set([
+      ...Object.keys(configSchemas.api.shape),
+      ...Object.keys(configSchemas.worker.shape),
+    ]);
     expect([...read].filter((v) => !documented.has(v)).sort()).toEqual([]);
     expect([...documented].filter((v) => !read.has(v as string)).sort()).toEqual([]);
   });
