@@ -75,6 +75,14 @@ export interface Batch {
   eta_s: number | null;
 }
 
+/** Envelope of every list response; `data` holds the listed objects (see BatchList, ResultList, ModelList, WebhookDeliveryList). Pages carry has_more and next_cursor (pass it back as `after`). */
+export interface List {
+  object: 'list';
+  data: unknown[];
+  has_more?: boolean;
+  next_cursor?: string | null;
+}
+
 export interface BatchList {
   object: 'list';
   data: Batch[];
