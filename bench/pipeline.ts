@@ -173,6 +173,12 @@ async function main(): Promise<void> {
     console.log(
       `machine: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
     );
+    console.log(
+      `load average at start: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     const registry = new ModelRegistry();
     const info = registry.resolve('classification');
     const docs = corpus(DOCS);
@@ -259,6 +265,12 @@ async function main(): Promise<void> {
     );
     console.log(
       `   measured in the end-to-end run: mean ${(e2e.meanPadding * 100).toFixed(1)}% per tensor batch`,
+    );
+    console.log(
+      `\nload average at end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
     );
   } finally {
     await queues.close();
