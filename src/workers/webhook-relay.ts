@@ -33,6 +33,8 @@ export class WebhookRelay {
   private running?: Promise<void>;
   private stopped = true;
   private wake?: () => void;
+  private failingSince?: number;
+  private lastFailureLog = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -60,8 +62,21 @@ export class WebhookRelay {
       let more = false;
       try {
         more = await this.pass();
+        if (this.failingSince !== undefined) {
+          this.logger.info({ downMs: Date.now() - this.failingSince }, 'webhook relay recovered');
+          this.failingSince = undefined;
+        }
       } catch (err) {
-        this.logger.warn({ err: { message: (err as Error).message } }, 'webhook relay pass failed');
+        // Postgres or Redis is down: log the first failure and then once a minute, not every pass.
+        const now = Date.now();
+        this.failingSince ??= now;
+        if (now - this.lastFailureLog >= 60_000) {
+          this.lastFailureLog = now;
+          this.logger.warn(
+            { err: { message: (err as Error).message } },
+            'webhook relay pass failed; retrying',
+          );
+        }
       }
       if (this.stopped) break;
       if (more) continue;

@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { loadConfig } from '../../src/core/config';
 import { Database } from '../../src/core/db/database';
+import { createLogger } from '../../src/core/logger';
+import { WebhookWorker } from '../../src/workers/webhook-worker';
+import { TcpProxy } from '../support/tcp-proxy';
 import { newId } from '../../src/core/ids';
 import { writeOutcomes } from '../../src/core/pipeline/chunk-store';
 import { createTenantWithKey } from '../../src/core/tenants';
@@ -29,13 +33,14 @@ const { transformSync } = require('@swc/core');
 Module._extensions['.ts'] = (m, f) => m._compile(transformSync(fs.readFileSync(f, 'utf8'), {
   filename: f, module: { type: 'commonjs' }, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
 }).code, f);
-const { Database } = require('./src/core/db/database');
+const { Pool } = require('pg');
 const { loadConfig } = require('./src/core/config');
 const { createLogger } = require('./src/core/logger');
 const { WebhookWorker } = require('./src/workers/webhook-worker');
 const config = loadConfig('worker');
-const db = new Database(config.DATABASE_URL, 2);
-const worker = new WebhookWorker({ pool: db.pool, config, logger: createLogger('silent'),
+const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
+pool.on('error', () => undefined);
+const worker = new WebhookWorker({ pool, config, logger: createLogger('silent'),
   sender: { holdMarginMs: 300 }, lockDurationMs: 1000 });
 worker.start().then(() => process.send('ready'));
 `;
@@ -151,6 +156,45 @@ describe('webhook delivery across worker crashes', () => {
       expect(receiver.at('/late')[0]?.headers['webhook-id']).toBe(d.id);
     } finally {
       await kill9(child);
+    }
+  });
+
+  it('keeps relaying after Postgres was unreachable for the worker', async () => {
+    const proxy = new TcpProxy('127.0.0.1', 5432);
+    await proxy.start();
+    const u = new URL(env.databaseUrl);
+    u.port = String(proxy.port);
+    const workerDb = new Database(u.toString(), 2);
+    const worker = new WebhookWorker({
+      pool: workerDb.pool,
+      config: loadConfig('worker', {
+        ...env.env,
+        WEBHOOK_ALLOWLIST: '127.0.0.1/32',
+        WEBHOOK_RELAY_INTERVAL_MS: '50',
+      }),
+      logger: createLogger('silent'),
+    });
+    await worker.start();
+    try {
+      await proxy.stop(); // Postgres "goes down" for the worker only
+      await waitFor(
+        () =>
+          workerDb.pool.query('SELECT 1').then(
+            () => false,
+            () => true,
+          ),
+        'Postgres to be unreachable for the worker',
+      );
+      const batchId = await createBatch(receiver.url('/outage'));
+      await complete(batchId);
+      await proxy.start(); // and comes back on the same port
+      const d = await succeeded(batchId);
+      expect(receiver.at('/outage')).toHaveLength(1);
+      expect(d.attempt_log.map((a) => a.status_code)).toEqual([200]);
+    } finally {
+      await worker.stop();
+      await workerDb.close();
+      await proxy.stop();
     }
   });
 
