@@ -206,6 +206,8 @@ describe('submit, every input format', () => {
         '3',
         '--completion-window',
         '2h',
+        '--webhook',
+        'https://93.184.216.34/hooks/docbatch',
         '--json',
       ],
       { env: authed() },
@@ -219,6 +221,8 @@ describe('submit, every input format', () => {
       options: { max_sentences: 2 },
       metadata: { project: 'cli' },
       priority: 3,
+      completion_window: '2h',
+      webhook_url: 'https://93.184.216.34/hooks/docbatch',
     });
     expect(batch.counts.total).toBe(2);
     expect(r.stderr).toContain('uploading');
