@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '../../../src/core/errors';
+import { loadTextClassifier } from '../../../src/core/models/classification/text-classifier';
 import { ModelRegistry } from '../../../src/core/models/registry';
 import type { ClassificationResult, ModelInfo, TaskModel } from '../../../src/core/models/types';
 import { writeUserClassifier } from './user-model-fixture';
@@ -184,6 +185,17 @@ describe('bundled spam-classifier', () => {
 
   it('rejects symbol-only text as EMPTY_DOCUMENT', () => {
     expect(() => model.encode('— … · • ¶', {})).toThrow(expect.objectContaining({ code: 'EMPTY_DOCUMENT' }));
+  });
+
+  it('loads the same way from a hand-built ModelInfo without config (config.json is read from dir)', async () => {
+    const { config: _config, ...bare } = registry.resolve('classification', 'spam-classifier');
+    const direct = await loadTextClassifier(bare);
+    try {
+      const mail = 'Subject: hello\nReceived: x\n\nFREE money click here now';
+      expect(Array.from(direct.encode(mail, {}).ids)).toEqual(Array.from(model.encode(mail, {}).ids));
+    } finally {
+      direct.dispose();
+    }
   });
 
   it('rejects an invalid top_k as INVALID_OPTION', async () => {

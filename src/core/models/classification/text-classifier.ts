@@ -1,5 +1,6 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { modelConfig } from '../io/model-config';
 import { loadLayersModelFromDir } from '../io/tfjs-files';
 import { Vocabulary } from '../tokenizers/vocabulary';
 import {
@@ -41,7 +42,7 @@ export const EMPTY_DOCUMENT = 'EMPTY_DOCUMENT';
 export const INVALID_OPTION = 'INVALID_OPTION';
 
 function parseConfig(info: ModelInfo): TextClassifierConfig {
-  const raw = (info.config ?? {}) as Partial<TextClassifierConfig>;
+  const raw = modelConfig(info) as Partial<TextClassifierConfig>;
   const labels = info.labels ?? raw.labels;
   if (!Array.isArray(labels) || labels.length < 2)
     throw new Error(`${info.id}: text-classifier needs >= 2 labels`);

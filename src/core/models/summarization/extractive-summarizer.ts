@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { modelConfig } from '../io/model-config';
 import { tokenizeWords } from '../tokenizers/word-tokenizer';
 import {
   DocumentInputError,
@@ -120,7 +121,7 @@ export class ExtractiveSummarizer implements TaskModel {
   }
 
   static load(info: ModelInfo): ExtractiveSummarizer {
-    const config = (info.config ?? {}) as ExtractiveSummarizerConfig;
+    const config = modelConfig(info) as ExtractiveSummarizerConfig;
     const idf = IdfTable.fromFile(path.join(info.dir, config.idf_file ?? 'idf.tsv'), config.oov_idf);
     const stopwords = readStopwords(path.join(info.dir, config.stopwords_file ?? 'stopwords.txt'));
     return new ExtractiveSummarizer(info, idf, stopwords, config);
