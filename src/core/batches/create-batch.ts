@@ -175,12 +175,31 @@ async function ingest(
       copyError ??= err;
     });
     // A COPY failure (Postgres gone, constraint) must end the upload even while the body is idle.
-    const copyFailed = new Promise<never>((_, reject) => copy.once('error', reject));
-    copyFailed.catch(() => undefined);
+    // (Not Promise.race against one long-lived promise: every race would stay attached to it and
+    // keep its chunk alive until the end of the upload.)
+    const orCopyFailure = <T>(p: Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        if (copyError) {
+          reject(copyError);
+          return;
+        }
+        const onError = (err: unknown): void => reject(err);
+        copy.once('error', onError);
+        p.then(
+          (v) => {
+            copy.off('error', onError);
+            resolve(v);
+          },
+          (err: unknown) => {
+            copy.off('error', onError);
+            reject(err);
+          },
+        );
+      });
     const items = input.documents[Symbol.asyncIterator]();
     let stoppedEarly = false;
     for (;;) {
-      const next = client ? await Promise.race([items.next(), copyFailed]) : await items.next();
+      const next = client ? await orCopyFailure(items.next()) : await items.next();
       if (next.done) break;
       const rows = validator.accept(next.value);
       if (!validator.ok) {
@@ -192,7 +211,7 @@ async function ingest(
         continue;
       }
       if (copyError) throw copyError;
-      if (rows) await Promise.race([write(copy, rows), copyFailed]);
+      if (rows) await orCopyFailure(write(copy, rows));
     }
     const invalid = validator.result();
     if (invalid) {
