@@ -2,7 +2,7 @@
  * Memory benchmark: resident set size (RSS, from /proc) of the real processes, sampled over time.
  *
  *   node scripts/run-ts.js bench/memory.ts [--ingest-docs 1000000] [--stream-docs 1000000]
- *                                          [--worker-docs 100000] [--doc-chars 200]
+ *                                          [--worker-docs 100000] [--doc-chars 200] [--no-ids]
  *
  * 1. API RSS while it ingests one `--ingest-docs` NDJSON upload (streamed by a client with backpressure);
  * 2. API RSS while it streams `--stream-docs` results of a finished batch in one GET;
@@ -38,6 +38,7 @@ export function uploadNdjson(
   n: number,
   chars: number,
   task = 'classification',
+  ids = true,
 ): Promise<{ status: number; body: string; seconds: number }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
@@ -63,7 +64,7 @@ export function uploadNdjson(
       while (i <= n) {
         let buf = '';
         for (let j = 0; j < 256 && i <= n; j++, i++)
-          buf += `{"id":"d${i}","text":${JSON.stringify(textFor(i, chars))}}\n`;
+          buf += `{${ids ? `"id":"d${i}",` : ''}"text":${JSON.stringify(textFor(i, chars))}}\n`;
         if (!req.write(buf)) {
           req.once('drain', pump);
           return;
@@ -92,6 +93,8 @@ export async function runMemory(opts: {
   streamDocs: number;
   workerDocs: number;
   docChars: number;
+  /** Client ids on the ingested documents (duplicate-id tracking keeps them). Default true. */
+  ids?: boolean;
 }): Promise<MemoryOutcome> {
   const s = await scratch();
   const figures: Figure[] = [];
@@ -108,7 +111,14 @@ export async function runMemory(opts: {
     if (opts.ingestDocs > 0) {
       const idle = rssOf(apiPid);
       const sampler = rssSampler(apiPid, 250);
-      const up = await uploadNdjson(api.url, api_key, opts.ingestDocs, opts.docChars);
+      const up = await uploadNdjson(
+        api.url,
+        api_key,
+        opts.ingestDocs,
+        opts.docChars,
+        'classification',
+        opts.ids ?? true,
+      );
       const samples = sampler.stop();
       if (up.status !== 201) throw new Error(`ingest: HTTP ${up.status} ${up.body.slice(0, 300)}`);
       const peak = Math.max(...samples.map(([, v]) => v));
@@ -207,6 +217,7 @@ if (isMain(__filename)) {
       streamDocs: flag('stream-docs', 1_000_000),
       workerDocs: flag('worker-docs', 100_000),
       docChars: flag('doc-chars', 200),
+      ids: !process.argv.includes('--no-ids'),
     });
     for (const f of out.figures)
       console.log(
