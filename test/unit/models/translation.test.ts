@@ -133,6 +133,7 @@ describe('en-es translator (bundled model)', () => {
     };
     expectPairError(() => model.encode('Hello there.', { source_lang: 'en', target_lang: 'fr' }));
     expectPairError(() => model.encode('Hola.', { source_lang: 'es' }));
+    expect(() => model.encode('Hello there.', { source_lang: 'EN', target_lang: 'Es' })).not.toThrow();
     const encoded = model.encode('Hello there.', {});
     await expect(model.runBatch([encoded], { target_lang: 'de' })).rejects.toMatchObject({
       code: 'UNSUPPORTED_LANGUAGE_PAIR',

@@ -155,9 +155,14 @@ export class Translator implements TaskModel {
 
   private checkPair(options: TaskOptions): void {
     const o = options as TranslationOptions;
-    const source = o.source_lang ?? 'en';
-    const target = o.target_lang ?? 'es';
-    if (source !== this.sourceLang || target !== this.targetLang) {
+    // Language codes compare case-insensitively (`EN` = `en`); defaults per the API contract.
+    const source = String(o.source_lang ?? 'en')
+      .trim()
+      .toLowerCase();
+    const target = String(o.target_lang ?? 'es')
+      .trim()
+      .toLowerCase();
+    if (source !== this.sourceLang.toLowerCase() || target !== this.targetLang.toLowerCase()) {
       throw new DocumentInputError(
         'UNSUPPORTED_LANGUAGE_PAIR',
         `model ${this.info.id} translates ${this.sourceLang} -> ${this.targetLang}, not ${String(source)} -> ${String(target)}`,
