@@ -81,6 +81,17 @@ interface Item extends BatcherItem {
   run: JobRun;
 }
 
+interface PendingWrite {
+  outcomes: DocOutcome[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** Batch status reads younger than this are reused by the next tensor batches, ms. */
+const STATUS_TTL_MS = 50;
+/** Outcomes written in one transaction, at most. */
+const MAX_WRITE = 4_096;
+
 interface PendingClaim {
   range: ChunkRange;
   resolve(r: ClaimResult): void;
@@ -105,6 +116,11 @@ export class ChunkPipeline {
   private readonly batcher: DynamicBatcher<Item>;
   private claims: PendingClaim[] = [];
   private claiming = false;
+  private writes: PendingWrite[] = [];
+  private writing = false;
+  private pendingWrites = 0;
+  private writesIdle: (() => void)[] = [];
+  private readonly statusCache = new Map<string, { row: BatchRow | null; at: number }>();
   readonly stats: PipelineStats = { lastTensorBatchSize: 0, lastPaddingRatio: 0, lastAt: 0 };
 
   constructor(
@@ -184,7 +200,7 @@ export class ChunkPipeline {
     });
     if (rejected.length > 0) {
       try {
-        await writeOutcomes(this.pool, rejected);
+        await this.write(rejected);
       } catch (err) {
         this.inference.release(Int32Array.from(items, (it) => it.handle));
         throw err;
@@ -208,6 +224,7 @@ export class ChunkPipeline {
     this.batcher.flush();
     await this.batcher.idle();
     this.batcher.stop();
+    if (this.pendingWrites > 0) await new Promise<void>((resolve) => this.writesIdle.push(resolve));
   }
 
   /** Claims chunks in groups: while one claim query runs, the next ones queue and go together. */
@@ -238,6 +255,65 @@ export class ChunkPipeline {
     }
   }
 
+  /**
+   * Write-behind: outcomes of tensor batches that finish while a write-back transaction runs are
+   * written together by the next one (single flight), so small tensor batches do not cost one
+   * transaction each. Resolves when the outcomes are committed.
+   */
+  private write(outcomes: DocOutcome[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.writes.push({ outcomes, resolve, reject });
+      if (!this.writing) void this.flushWrites();
+    });
+  }
+
+  private async flushWrites(): Promise<void> {
+    if (this.writing || this.writes.length === 0) return;
+    this.writing = true;
+    const group: PendingWrite[] = [];
+    let n = 0;
+    while (
+      this.writes.length > 0 &&
+      (group.length === 0 || n + this.writes[0]!.outcomes.length <= MAX_WRITE)
+    ) {
+      const w = this.writes.shift()!;
+      group.push(w);
+      n += w.outcomes.length;
+    }
+    try {
+      await writeOutcomes(
+        this.pool,
+        group.flatMap((g) => g.outcomes),
+      );
+      for (const g of group) g.resolve();
+    } catch (err) {
+      for (const g of group) g.reject(err);
+    } finally {
+      this.writing = false;
+      if (this.writes.length > 0) void this.flushWrites();
+    }
+  }
+
+  /** Batch rows for the check before a tensor batch; a read younger than STATUS_TTL_MS is reused. */
+  private async batchStatus(ids: string[]): Promise<Map<string, BatchRow>> {
+    const now = Date.now();
+    const stale = ids.filter((id) => {
+      const c = this.statusCache.get(id);
+      return !c || now - c.at > STATUS_TTL_MS;
+    });
+    if (stale.length > 0) {
+      const fresh = await readBatches(this.pool, stale);
+      for (const id of stale) this.statusCache.set(id, { row: fresh.get(id) ?? null, at: Date.now() });
+      if (this.statusCache.size > 10_000) this.statusCache.clear();
+    }
+    const out = new Map<string, BatchRow>();
+    for (const id of ids) {
+      const row = this.statusCache.get(id)?.row;
+      if (row) out.set(id, row);
+    }
+    return out;
+  }
+
   /** Checks the batches, runs one tensor batch in the inference thread and writes its results. */
   private async runTensorBatch(_group: string, all: Item[]): Promise<void> {
     const dead = all.filter((it) => it.run.settled);
@@ -247,7 +323,7 @@ export class ChunkPipeline {
 
     let batches: Map<string, BatchRow>;
     try {
-      batches = await readBatches(this.pool, [...new Set(items.map((it) => it.run.batchId))]);
+      batches = await this.batchStatus([...new Set(items.map((it) => it.run.batchId))]);
     } catch (err) {
       this.inference.release(Int32Array.from(items, (it) => it.handle));
       this.failRuns(items, err as Error);
@@ -297,26 +373,32 @@ export class ChunkPipeline {
         ? { batchId: it.run.batchId, seq: it.seq, error: r.error }
         : { batchId: it.run.batchId, seq: it.seq, result: r.result };
     });
-    try {
-      await writeOutcomes(this.pool, outcomes);
-    } catch (err) {
-      this.failRuns(items, err as Error);
-      return;
-    }
-    let completed = 0;
-    outcomes.forEach((o, i) => {
-      const run = items[i]!.run;
-      if (o.error) run.summary.failed++;
-      else {
-        run.summary.completed++;
-        completed++;
-      }
-      this.finishOne(run);
-    });
-    if (completed > 0) documentsProcessed.inc({ task, outcome: 'completed' }, completed);
-    if (outcomes.length > completed)
-      documentsProcessed.inc({ task, outcome: 'failed' }, outcomes.length - completed);
-    this.onFinished(outcomes.length);
+    // The write goes on behind the next tensor batch: the model thread does not wait for Postgres.
+    this.pendingWrites++;
+    void this.write(outcomes)
+      .then(
+        () => {
+          let completed = 0;
+          outcomes.forEach((o, i) => {
+            const run = items[i]!.run;
+            if (o.error) run.summary.failed++;
+            else {
+              run.summary.completed++;
+              completed++;
+            }
+            this.finishOne(run);
+          });
+          if (completed > 0) documentsProcessed.inc({ task, outcome: 'completed' }, completed);
+          if (outcomes.length > completed)
+            documentsProcessed.inc({ task, outcome: 'failed' }, outcomes.length - completed);
+          this.onFinished(outcomes.length);
+        },
+        (err: unknown) => this.failRuns(items, err as Error),
+      )
+      .finally(() => {
+        this.pendingWrites--;
+        if (this.pendingWrites === 0) for (const w of this.writesIdle.splice(0)) w();
+      });
   }
 
   private finishOne(run: JobRun, n = 1): void {
