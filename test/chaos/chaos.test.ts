@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
+import type { WorkerChild } from '../integration/pipeline-fixtures';
 import { waitFor } from '../support/wait-for';
 import { CHAOS_MODE, createChaosHarness, finishedCount, report, size, waitForEnd } from './chaos-harness';
 import type { ChaosHarness } from './chaos-harness';
@@ -56,14 +57,14 @@ it('kill -9 of a worker at 3 random points of one batch', async () => {
   for (const p of points) {
     await waitFor(async () => (await finishedCount(h, id)) >= p, `${p} finished`, 180_000, 20);
     // Victims are started workers (a worker still loading its models has no jobs to lose).
-    const alive = await waitFor(
+    const alive = (await waitFor(
       () => {
         const xs = [...ready].filter((w) => w.child.exitCode === null && w.child.signalCode === null);
         return xs.length > 0 ? xs : null;
       },
       'a started worker',
       90_000,
-    );
+    )) as WorkerChild[];
     const victim = alive[Math.floor(random() * alive.length)]!;
     killedAt.push(await finishedCount(h, id));
     await victim.kill9();
