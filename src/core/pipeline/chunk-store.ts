@@ -100,7 +100,7 @@ export async function claimChunks(
           batchId,
           from,
           to,
-          maxAttempts,
+          Math.min(maxAttempts, 2_147_483_647), // attempts is an int4 column
           JSON.stringify({
             code: TOO_MANY_ATTEMPTS,
             message: `the document was started ${maxAttempts} times without finishing`,
