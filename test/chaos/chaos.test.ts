@@ -28,6 +28,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (process.env.CHAOS_VERBOSE)
+    for (const w of h?.workers ?? []) console.log(`worker ${w.child.pid} output:\n${w.output.slice(-4000)}`);
   await h?.close();
   console.log(`chaos report:\n  ${report.join('\n  ')}`);
 });
