@@ -204,7 +204,8 @@ describe('lock renewal', () => {
         WORKER_CONCURRENCY: '1',
         WORKER_LOCK_DURATION_MS: '600',
         WORKER_STALLED_INTERVAL_MS: '300',
-        // One document per tensor batch: a 128-document chunk takes many lock durations.
+        // One document per tensor batch: a 384-document chunk takes many lock durations, even on
+        // a quiet machine (128 documents took under 1 s there).
         TENSOR_BATCH_MAX_SIZE: '1',
         MAX_QUEUE_DELAY_MS: '0',
         RECONCILE_INTERVAL_MS: '600000',
@@ -214,7 +215,7 @@ describe('lock renewal', () => {
     await worker.stop(); // only the slow worker pulls jobs now
     await slow.start();
     try {
-      const long = Array.from({ length: 128 }, (_, i) => ({
+      const long = Array.from({ length: 384 }, (_, i) => ({
         id: `l${i}`,
         text: makeDocuments('summarization', 12, i + 100)
           .map((d) => d.text)
