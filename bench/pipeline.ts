@@ -1,6 +1,7 @@
 /**
  * Pipeline benchmark: `node scripts/run-ts.js bench/pipeline.ts [--docs 100000] [--bs1-docs 5000]
- * [--max-chars 3000] [--backend wasm] [--concurrency 4] [--max-tokens 16384] [--max-size best|N]`.
+ * [--max-chars 3000] [--backend wasm] [--concurrency 4] [--max-tokens 16384] [--max-size best|N]
+ * [--compare-tokenizer]`.
  *
  * Prints, in one run:
  * 1. raw model throughput: the classification model called directly (encode + runBatch, one thread,
@@ -28,7 +29,7 @@ import { initTfBackend } from '../src/core/models/backend';
 import type { TfBackendChoice } from '../src/core/models/backend';
 import { ModelRegistry } from '../src/core/models/registry';
 import type { EncodedDocument, TaskModel } from '../src/core/models/types';
-import { tensorBatchPadding } from '../src/core/pipeline/pipeline-metrics';
+import { tensorBatchPadding, threadActiveSeconds } from '../src/core/pipeline/pipeline-metrics';
 import {
   bucketTensorBatches,
   cutTensorBatches,
@@ -38,6 +39,8 @@ import { QueueSet } from '../src/core/queue/queues';
 import { createRedis } from '../src/core/redis';
 import { createTenantWithKey } from '../src/core/tenants';
 import { WorkerProcess } from '../src/workers/worker-process';
+import { backendPids, snapshot, spent } from './cpu-time';
+import type { CpuSpent } from './cpu-time';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,6 +53,8 @@ const MAX_CHARS = Number(arg('max-chars', '3000'));
 const BACKEND = arg('backend', 'wasm') as TfBackendChoice;
 const CONCURRENCY = arg('concurrency', '4');
 const MAX_TOKENS = Number(arg('max-tokens', '16384'));
+/** `--compare-tokenizer`: also run the end-to-end batch with TOKENIZER_THREAD=false. */
+const COMPARE_TOKENIZER = process.argv.includes('--compare-tokenizer');
 /** `best` (default): the platform uses the raw model's best batch size as TENSOR_BATCH_MAX_SIZE. */
 const MAX_SIZE_ARG = arg('max-size', 'best');
 let MAX_SIZE = MAX_SIZE_ARG === 'best' ? 256 : Number(MAX_SIZE_ARG);
@@ -61,6 +66,20 @@ function corpus(n: number): { id: string; text: string }[] {
     d.text.slice(0, MAX_CHARS),
   );
   return Array.from({ length: n }, (_, i) => ({ id: `d${i + 1}`, text: raw[i % raw.length]! }));
+}
+
+function busyLine(busy: Record<string, number>): string {
+  return Object.entries(busy)
+    .map(([thread, share]) => `${thread} ${(share * 100).toFixed(0)}%`)
+    .join(', ');
+}
+
+/** CPU seconds per 1,000 documents: main thread, the busiest other threads, Postgres. */
+function cpuLine(cpu: CpuSpent, docs: number): string {
+  const per = (s: number): string => `${((s * 1000) / docs).toFixed(3)} s`;
+  const top = cpu.threads.slice(0, 3).map(per).join(' / ');
+  const rest = cpu.threads.slice(3).reduce((a, b) => a + b, 0);
+  return `main thread ${per(cpu.main)}, busiest other threads ${top} (rest ${per(rest)}), Postgres ${per(cpu.postgres)}`;
 }
 
 function fmt(n: number): string {
@@ -84,7 +103,20 @@ async function rawThroughput(model: TaskModel, texts: string[], batchSize: numbe
   return texts.length / ((performance.now() - t0) / 1000);
 }
 
+/** Busy seconds of the classification threads so far, by thread (`inference`, `tokenizer`). */
+async function threadSeconds(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await threadActiveSeconds.get()).values) {
+    if (v.labels.task === 'classification') out[String(v.labels.thread)] = v.value;
+  }
+  return out;
+}
+
 interface RunFigures {
+  /** CPU seconds of the run (after the upload) by thread of this process and in Postgres. */
+  cpu: CpuSpent;
+  /** Share of the run each thread was busy (event-loop utilization), by thread. */
+  busy: Record<string, number>;
   docsPerS: number;
   seconds: number;
   uploadSeconds: number;
@@ -99,6 +131,7 @@ async function platformRun(
   tenantId: string,
   docs: { id: string; text: string }[],
   overrides: Record<string, string>,
+  dbName: string,
 ): Promise<RunFigures> {
   const worker = new WorkerProcess(
     loadConfig('worker', {
@@ -118,12 +151,14 @@ async function platformRun(
   const cntBefore = before.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0);
   try {
     const t0 = performance.now();
+    const threadsBefore = await threadSeconds();
     const { batch } = await createBatch(deps, {
       tenantId,
       fields: { task: 'classification' },
       documents: arraySource(docs, randomBytes(8).toString('hex')),
     });
     const uploadSeconds = (performance.now() - t0) / 1000;
+    const cpuBefore = snapshot(await backendPids(deps.db.pool, dbName));
     for (;;) {
       const r = await deps.db.pool.query(
         `SELECT status::text AS status, started_at, finished_at, completed_count, failed_count FROM batches WHERE id = $1`,
@@ -132,12 +167,20 @@ async function platformRun(
       const row = r.rows[0];
       if (row.finished_at) {
         const seconds = (row.finished_at.getTime() - row.started_at.getTime()) / 1000;
+        const cpu = spent(cpuBefore, snapshot(await backendPids(deps.db.pool, dbName)));
+        const threadsAfter = await threadSeconds();
+        const wall = (performance.now() - t0) / 1000 - uploadSeconds;
+        const busy: Record<string, number> = {};
+        for (const [thread, s] of Object.entries(threadsAfter))
+          busy[thread] = (s - (threadsBefore[thread] ?? 0)) / wall;
         const after = (await tensorBatchPadding.get()).values;
         const sum =
           after.filter((v) => v.metricName?.endsWith('_sum')).reduce((a, v) => a + v.value, 0) - sumBefore;
         const cnt =
           after.filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0) - cntBefore;
         return {
+          cpu,
+          busy,
           docsPerS: docs.length / seconds,
           seconds,
           uploadSeconds,
@@ -237,21 +280,36 @@ async function main(): Promise<void> {
     };
 
     // 2. End to end.
-    const e2e = await platformRun(env, deps, tenant.id, docs, {});
+    const e2e = await platformRun(env, deps, tenant.id, docs, {}, dbName);
     console.log(`\n2. end-to-end platform throughput, ${fmt(DOCS)}-document classification batch:`);
     console.log(
       `   ${fmt(e2e.docsPerS)} docs/s (${e2e.seconds.toFixed(1)} s from first claim to finished; upload ${e2e.uploadSeconds.toFixed(1)} s; ` +
         `${fmt(e2e.completed)} completed, ${fmt(e2e.failed)} failed)`,
     );
     console.log(`   ratio to raw best: ${(e2e.docsPerS / bestRaw).toFixed(2)} (target >= 0.9)`);
+    console.log(`   threads busy during the run: ${busyLine(e2e.busy)}`);
+    console.log(`   CPU per 1,000 documents: ${cpuLine(e2e.cpu, DOCS)}`);
+    if (COMPARE_TOKENIZER) {
+      const inline = await platformRun(env, deps, tenant.id, docs, { TOKENIZER_THREAD: 'false' }, dbName);
+      console.log(
+        `   tokenizing in the inference thread instead (TOKENIZER_THREAD=false): ${fmt(inline.docsPerS)} docs/s, ` +
+          `ratio ${(inline.docsPerS / bestRaw).toFixed(2)}; threads busy: ${busyLine(inline.busy)}`,
+      );
+      console.log(`   its CPU per 1,000 documents: ${cpuLine(inline.cpu, DOCS)}`);
+      console.log(`   tokenizer thread speedup: ${(e2e.docsPerS / inline.docsPerS).toFixed(2)}x`);
+    }
 
     // 3. Batch size 1 against dynamic batching, same documents.
     const small = docs.slice(0, BS1_DOCS);
-    const one = await platformRun(env, deps, tenant.id, small, {
-      TENSOR_BATCH_MAX_SIZE: '1',
-      MAX_QUEUE_DELAY_MS: '0',
-    });
-    const dyn = await platformRun(env, deps, tenant.id, small, {});
+    const one = await platformRun(
+      env,
+      deps,
+      tenant.id,
+      small,
+      { TENSOR_BATCH_MAX_SIZE: '1', MAX_QUEUE_DELAY_MS: '0' },
+      dbName,
+    );
+    const dyn = await platformRun(env, deps, tenant.id, small, {}, dbName);
     console.log(`\n3. batch size 1 vs dynamic batching (${fmt(BS1_DOCS)} documents, platform):`);
     console.log(
       `   batch size 1: ${fmt(one.docsPerS)} docs/s; dynamic: ${fmt(dyn.docsPerS)} docs/s; speedup ${(dyn.docsPerS / one.docsPerS).toFixed(1)}x`,

@@ -101,6 +101,8 @@ const worker = z.object({
   TENSOR_BATCH_MAX_SIZE: int(256, 1),
   /** How long a partial tensor batch may wait for more documents, ms. Default 20. */
   MAX_QUEUE_DELAY_MS: int(20, 0),
+  /** Tokenize in a thread of its own per task, beside the inference thread. Default true. */
+  TOKENIZER_THREAD: bool(true),
   /** How often the reconciler looks for documents no job covers and for expired batches, ms. Default 30000. */
   RECONCILE_INTERVAL_MS: int(30_000, 100),
   /** Webhook attempts a worker sends at once. Default 8. */

@@ -13,7 +13,7 @@ import type { ChunkSummary } from '../core/pipeline/chunk-pipeline';
 import { settleRangeNow } from '../core/pipeline/chunk-store';
 import { InferenceClient } from '../core/pipeline/inference-client';
 import { MaintenanceLoop } from '../core/pipeline/maintenance-loop';
-import { chunkRetries, chunksFailed } from '../core/pipeline/pipeline-metrics';
+import { chunkRetries, chunksFailed, trackThreads } from '../core/pipeline/pipeline-metrics';
 import { chunkJobSchema, chunkQueueName } from '../core/queue/catalog';
 import { QueueSet } from '../core/queue/queues';
 import { createRedis } from '../core/redis';
@@ -55,6 +55,7 @@ export class WorkerProcess {
   private clientRedis?: Redis;
   private queues?: QueueSet;
   private readonly inference = new Map<Task, InferenceClient>();
+  private readonly untrack: (() => void)[] = [];
   private readonly pipelines = new Map<Task, ChunkPipeline>();
   private maintenance?: MaintenanceLoop;
   private metricsServer?: MetricsServer;
@@ -111,8 +112,10 @@ export class WorkerProcess {
         this.inference.set(task, inference);
         const name = await inference.start({
           backend: c.TF_BACKEND,
+          tokenizerThread: c.TOKENIZER_THREAD,
           ...(c.MODELS_DIR ? { modelsDir: c.MODELS_DIR } : {}),
         });
+        this.untrack.push(trackThreads(task, () => inference.activeSeconds()));
         this.pipelines.set(
           task,
           new ChunkPipeline(
@@ -266,6 +269,7 @@ export class WorkerProcess {
     const closing = Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.pipelines.values()].map((p) => p.drain()));
     await closing;
+    for (const untrack of this.untrack.splice(0)) untrack();
     await Promise.all([...this.inference.values()].map((i) => i.stop()));
     if (this.redis)
       await removeHeartbeat(this.redis, this.config.QUEUE_PREFIX, this.id).catch(() => undefined);

@@ -170,6 +170,15 @@ describe('observability', () => {
     expect(text).toContain('docbatch_tensor_batch_padding_ratio_bucket');
     expect(text).toContain('docbatch_inference_seconds_bucket');
     expect(text).toContain('docbatch_chunk_retries_total');
+    // Busy time of the task's model thread and tokenizer thread (their rate is utilization).
+    for (const thread of ['inference', 'tokenizer']) {
+      const m = text.match(
+        new RegExp(
+          `docbatch_thread_active_seconds_total\\{task="summarization",thread="${thread}"\\} ([0-9.e-]+)`,
+        ),
+      );
+      expect(Number(m?.[1])).toBeGreaterThan(0);
+    }
     expect(text).toMatch(/docbatch_queue_depth\{queue="chunks-summarization",state="waiting"\} 0/);
     expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/healthz`)).status).toBe(200);
 
@@ -204,8 +213,8 @@ describe('lock renewal', () => {
         WORKER_CONCURRENCY: '1',
         WORKER_LOCK_DURATION_MS: '600',
         WORKER_STALLED_INTERVAL_MS: '300',
-        // One document per tensor batch: a 384-document chunk takes many lock durations, even on
-        // a quiet machine (128 documents took under 1 s there).
+        // One document per tensor batch: 1,000 documents take many lock durations, even on a quiet
+        // machine (384 took 1.2 s there with the tokenizer thread).
         TENSOR_BATCH_MAX_SIZE: '1',
         MAX_QUEUE_DELAY_MS: '0',
         RECONCILE_INTERVAL_MS: '600000',
@@ -215,7 +224,7 @@ describe('lock renewal', () => {
     await worker.stop(); // only the slow worker pulls jobs now
     await slow.start();
     try {
-      const long = Array.from({ length: 384 }, (_, i) => ({
+      const long = Array.from({ length: 1_000 }, (_, i) => ({
         id: `l${i}`,
         text: makeDocuments('summarization', 12, i + 100)
           .map((d) => d.text)

@@ -190,6 +190,11 @@ export interface DocOutcome {
  * Writes outcomes in bulk: one `UPDATE ... FROM unnest(...)` per batch, in one transaction that
  * also finalizes the batches. Only documents still `queued`/`running` are written. Returns the
  * number of documents actually written.
+ *
+ * `d.seq = ANY($2)` makes the index scan fetch only the written documents whatever the
+ * statistics say: without it, a freshly loaded batch (not analyzed yet) got a hash join that read
+ * every document of the batch for each write (29 ms instead of 3 ms per 256 documents at 20,000
+ * documents, growing with the batch: quadratic over the batch).
  */
 export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise<number> {
   if (outcomes.length === 0) return 0;
@@ -208,7 +213,8 @@ export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise
            status = (CASE WHEN u.error IS NULL THEN 'completed' ELSE 'failed' END)::"DocumentStatus",
            result = u.result, error = u.error, finished_at = now()
          FROM unnest($2::int[], $3::jsonb[], $4::jsonb[]) AS u(seq, result, error)
-         WHERE d.batch_id = $1 AND d.seq = u.seq AND d.status IN ('queued', 'running')`,
+         WHERE d.batch_id = $1 AND d.seq = ANY($2::int[]) AND d.seq = u.seq
+           AND d.status IN ('queued', 'running')`,
         [
           batchId,
           list.map((o) => o.seq),

@@ -1,15 +1,42 @@
-import type { TaskOptions, TaskResult } from '../models/types';
+import type { MessagePort } from 'node:worker_threads';
+import type { EncodedDocument, TaskOptions, TaskResult } from '../models/types';
 
 /**
- * Messages between the worker's main thread (Postgres, BullMQ, batching) and its inference thread
- * (model registry, TensorFlow.js backend). Encoded documents stay in the inference thread, keyed
- * by a numeric handle the main thread picks; only lengths, handles and results cross.
+ * Messages between the worker's main thread (Postgres, BullMQ, batching), its inference thread
+ * (model registry, TensorFlow.js backend) and, when enabled, its tokenizer thread. Encoded
+ * documents stay in the inference thread, keyed by a numeric handle the main thread picks; only
+ * texts, lengths, handles and results cross to and from the main thread.
  */
 
 export interface InitRequest {
   type: 'init';
   backend: string;
   modelsDir?: string;
+  /** Port on which the tokenizer thread sends encoded documents ({@link StoreRequest}). */
+  port?: MessagePort;
+}
+/** Starts the tokenizer thread; `port` reaches the inference thread. */
+export interface EncoderInitRequest {
+  type: 'init';
+  modelsDir?: string;
+  port: MessagePort;
+}
+/**
+ * Tokenizer thread -> inference thread: encoded documents of one encode request (its envelope id
+ * is the main thread's request id; the inference thread answers the main thread with an
+ * {@link EncodeReply}). Exactly one of `docs`, `modelError` or `failure` is set.
+ */
+export interface StoreRequest {
+  type: 'store';
+  handles: Int32Array;
+  modelId?: string;
+  /** One per handle; null where `errors` has the document's error. */
+  docs?: (EncodedDocument | null)[];
+  errors?: (DocError | null)[];
+  /** The model could not be resolved or loaded. */
+  modelError?: DocError;
+  /** The tokenizer failed unexpectedly (the request fails; the chunk is retried). */
+  failure?: string;
 }
 export interface EncodeRequest {
   type: 'encode';
@@ -32,7 +59,8 @@ export interface ReleaseRequest {
 export interface DisposeRequest {
   type: 'dispose';
 }
-export type InferenceRequest = InitRequest | EncodeRequest | RunRequest | ReleaseRequest | DisposeRequest;
+export type InferenceRequest =
+  InitRequest | EncodeRequest | StoreRequest | RunRequest | ReleaseRequest | DisposeRequest;
 
 /** A per-document problem (DocumentInputError): the document fails, the chunk does not. */
 export interface DocError {

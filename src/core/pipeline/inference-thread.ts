@@ -1,9 +1,10 @@
 import { parentPort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { initTfBackend } from '../models/backend';
 import type { TfBackendChoice } from '../models/backend';
 import { ModelRegistry } from '../models/registry';
-import { DocumentInputError } from '../models/types';
 import type { EncodedDocument, TaskModel, TaskOptions, TaskResult } from '../models/types';
+import { docError, firstLine, modelLoadError } from './inference-errors';
 import type {
   DocError,
   EncodeReply,
@@ -14,6 +15,7 @@ import type {
   ReplyEnvelope,
   RunReply,
   RunRequest,
+  StoreRequest,
 } from './inference-protocol';
 
 /**
@@ -25,23 +27,11 @@ import type {
 let registry: ModelRegistry | undefined;
 const encoded = new Map<number, { modelId: string; doc: EncodedDocument }>();
 
-function docError(err: unknown): DocError | null {
-  if (err instanceof DocumentInputError) return { code: err.code, message: err.message };
-  const e = err as { name?: string; code?: unknown; message?: unknown };
-  // A DocumentInputError from a module instance loaded twice still carries its name and code.
-  if (e?.name === 'DocumentInputError' && typeof e.code === 'string') {
-    return { code: e.code, message: String(e.message) };
-  }
-  return null;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-}
-
-async function init(backend: string, modelsDir?: string): Promise<InitReply> {
+async function init(backend: string, modelsDir?: string, port?: MessagePort): Promise<InitReply> {
   const name = await initTfBackend(backend as TfBackendChoice);
   registry = new ModelRegistry(modelsDir ? { modelsDir } : {});
+  // Encoded documents from the tokenizer thread join the same one-at-a-time queue.
+  port?.on('message', (msg: Envelope<InferenceRequest>) => enqueue(msg));
   return { backend: name };
 }
 
@@ -56,11 +46,7 @@ async function encode(req: EncodeRequest): Promise<EncodeReply> {
   try {
     model = await loadModel(req.task, req.model);
   } catch (err) {
-    const code = (err as { code?: unknown }).code === 'UNKNOWN_MODEL' ? 'UNKNOWN_MODEL' : 'MODEL_LOAD_FAILED';
-    return {
-      ok: false,
-      modelError: { code, message: `model '${req.model}' could not be loaded: ${firstLine(err)}` },
-    };
+    return { ok: false, modelError: modelLoadError(req.model, err) };
   }
   const lengths = new Int32Array(req.texts.length);
   const errors: (DocError | null)[] = new Array<DocError | null>(req.texts.length).fill(null);
@@ -76,6 +62,30 @@ async function encode(req: EncodeRequest): Promise<EncodeReply> {
     }
   });
   return { ok: true, modelId: model.info.id, lengths, errors };
+}
+
+/**
+ * Keeps documents the tokenizer thread encoded. Their model is loaded here too first (a model whose
+ * weights cannot load fails its batch, as when this thread encodes).
+ */
+async function store(req: StoreRequest): Promise<EncodeReply> {
+  if (req.failure !== undefined) throw new Error(req.failure);
+  if (req.modelError) return { ok: false, modelError: req.modelError };
+  if (!registry) throw new Error('inference thread not initialised');
+  const modelId = req.modelId!;
+  try {
+    await registry.load(modelId);
+  } catch (err) {
+    return { ok: false, modelError: modelLoadError(modelId, err) };
+  }
+  const docs = req.docs ?? [];
+  const lengths = new Int32Array(req.handles.length);
+  docs.forEach((doc, i) => {
+    if (!doc) return;
+    lengths[i] = doc.length;
+    encoded.set(req.handles[i]!, { modelId, doc });
+  });
+  return { ok: true, modelId, lengths, errors: req.errors ?? docs.map(() => null) };
 }
 
 type Outcome = { result: TaskResult } | { error: DocError };
@@ -133,9 +143,11 @@ async function run(req: RunRequest): Promise<RunReply> {
 async function handle(req: InferenceRequest): Promise<unknown> {
   switch (req.type) {
     case 'init':
-      return init(req.backend, req.modelsDir);
+      return init(req.backend, req.modelsDir, req.port);
     case 'encode':
       return encode(req);
+    case 'store':
+      return store(req);
     case 'run':
       return run(req);
     case 'release':
@@ -148,9 +160,9 @@ async function handle(req: InferenceRequest): Promise<unknown> {
   }
 }
 
-// Requests run one at a time, in arrival order.
+// Requests run one at a time, in arrival order; every reply goes to the main thread.
 let queue: Promise<void> = Promise.resolve();
-parentPort?.on('message', (msg: Envelope<InferenceRequest>) => {
+function enqueue(msg: Envelope<InferenceRequest>): void {
   queue = queue.then(async () => {
     let reply: ReplyEnvelope;
     try {
@@ -165,4 +177,5 @@ parentPort?.on('message', (msg: Envelope<InferenceRequest>) => {
     if (p?.lengths) transfer.push(p.lengths.buffer as ArrayBuffer);
     parentPort?.postMessage(reply, transfer);
   });
-});
+}
+parentPort?.on('message', enqueue);

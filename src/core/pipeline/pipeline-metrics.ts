@@ -53,3 +53,44 @@ export const reconcileRequeued = new Counter({
   help: 'Unfinished documents no live job covered, re-enqueued by the reconciler',
   registers: [registry],
 });
+
+/** Cumulative busy seconds of a task's threads (see {@link trackThreads}). */
+export type ThreadActiveSource = () => { inference: number; tokenizer: number | null };
+
+interface TrackedThreads {
+  task: string;
+  source: ThreadActiveSource;
+  /** Figures already counted, by thread. */
+  seen: Map<string, number>;
+}
+
+const tracked = new Set<TrackedThreads>();
+
+function collectThreads(t: TrackedThreads): void {
+  for (const [thread, value] of Object.entries(t.source())) {
+    if (value === null) continue;
+    const delta = value - (t.seen.get(thread) ?? 0);
+    t.seen.set(thread, value);
+    if (delta > 0) threadActiveSeconds.inc({ task: t.task, thread }, delta);
+  }
+}
+
+export const threadActiveSeconds = new Counter({
+  name: 'docbatch_thread_active_seconds_total',
+  help: 'Time the inference and tokenizer threads spent working rather than waiting, seconds, by task and thread; its rate is the thread utilization (near 1: the model is the bottleneck)',
+  labelNames: ['task', 'thread'] as const,
+  registers: [registry],
+  collect() {
+    for (const t of tracked) collectThreads(t);
+  },
+});
+
+/** Counts a task's thread busy time on /metrics until the returned function is called. */
+export function trackThreads(task: string, source: ThreadActiveSource): () => void {
+  const t: TrackedThreads = { task, source, seen: new Map() };
+  tracked.add(t);
+  return () => {
+    if (!tracked.delete(t)) return;
+    collectThreads(t); // what the threads did since the last scrape stays counted
+  };
+}

@@ -1,0 +1,91 @@
+import { parentPort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { initTfBackend } from '../models/backend';
+import { ModelRegistry } from '../models/registry';
+import type { EncodedDocument, TaskModel } from '../models/types';
+import { docError, firstLine, modelLoadError } from './inference-errors';
+import type {
+  EncodeRequest,
+  EncoderInitRequest,
+  Envelope,
+  ReplyEnvelope,
+  StoreRequest,
+} from './inference-protocol';
+
+/**
+ * Entry of the worker's tokenizer thread: tokenizes the texts of claimed chunks while the
+ * inference thread runs tensor batches, so the model thread (and, on a GPU, the device) never
+ * waits for tokenization.
+ *
+ * Route of one encode request: main thread -> this thread (texts) -> inference thread (encoded
+ * documents, by handle, over a MessagePort; token ids are transferred, not copied) -> main thread
+ * (lengths and per-document errors). The inference thread answers only after it has stored the
+ * documents, so a `run` the main thread sends afterwards always finds them.
+ *
+ * Models load through the same registry as in the inference thread, on the `cpu` backend: only
+ * their `encode` is used here (a GPU backend is never initialised twice).
+ */
+
+let registry: ModelRegistry | undefined;
+let toInference: MessagePort | undefined;
+
+function store(id: number, req: StoreRequest, transfer: ArrayBuffer[] = []): void {
+  toInference?.postMessage({ id, payload: req } satisfies Envelope<StoreRequest>, transfer);
+}
+
+async function encode(id: number, req: EncodeRequest): Promise<void> {
+  if (!registry) throw new Error('tokenizer thread not initialised');
+  let model: TaskModel;
+  try {
+    model = await registry.load(registry.resolve(req.task, req.model));
+  } catch (err) {
+    store(id, { type: 'store', handles: req.handles, modelError: modelLoadError(req.model, err) });
+    return;
+  }
+  const docs: (EncodedDocument | null)[] = new Array<EncodedDocument | null>(req.texts.length).fill(null);
+  const errors: StoreRequest['errors'] = new Array<null>(req.texts.length).fill(null);
+  const transfer: ArrayBuffer[] = [];
+  req.texts.forEach((text, i) => {
+    try {
+      const doc = model.encode(text, req.options);
+      docs[i] = doc;
+      transfer.push(doc.ids.buffer as ArrayBuffer);
+    } catch (err) {
+      const de = docError(err);
+      if (!de) throw err;
+      errors[i] = de;
+    }
+  });
+  store(id, { type: 'store', modelId: model.info.id, handles: req.handles, docs, errors }, transfer);
+}
+
+async function handle(msg: Envelope<EncoderInitRequest | EncodeRequest>): Promise<void> {
+  const req = msg.payload;
+  if (req.type === 'init') {
+    toInference = req.port;
+    const backend = await initTfBackend('cpu');
+    registry = new ModelRegistry(req.modelsDir ? { modelsDir: req.modelsDir } : {});
+    parentPort?.postMessage({ id: msg.id, ok: true, payload: { backend } } satisfies ReplyEnvelope);
+    return;
+  }
+  try {
+    await encode(msg.id, req);
+  } catch (err) {
+    // An unexpected tokenizer error fails the request (the chunk job is retried).
+    store(msg.id, { type: 'store', handles: req.handles, failure: firstLine(err) });
+  }
+}
+
+// Requests run one at a time, in arrival order.
+let queue: Promise<void> = Promise.resolve();
+parentPort?.on('message', (msg: Envelope<EncoderInitRequest | EncodeRequest>) => {
+  queue = queue.then(() =>
+    handle(msg).catch((err: unknown) => {
+      parentPort?.postMessage({
+        id: msg.id,
+        ok: false,
+        error: { message: firstLine(err) },
+      } satisfies ReplyEnvelope);
+    }),
+  );
+});
