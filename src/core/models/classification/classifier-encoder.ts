@@ -40,14 +40,17 @@ export function encodeClassifierText(
   const ids = new Int32Array(maxLength);
   let n = 0;
   let prev: string | undefined;
+  let prevId = 0;
   for (const w of words) {
     if (n >= maxLength) break;
-    ids[n++] = vocab.idOf(w);
+    const wordId = vocab.idOf(w);
+    ids[n++] = wordId;
     if (bigrams && prev !== undefined && n < maxLength) {
-      const id = vocab.lookup(prev + ' ' + w);
+      const id = vocab.bigramId(prev, prevId, w, wordId);
       if (id !== undefined) ids[n++] = id;
     }
     prev = w;
+    prevId = wordId;
   }
   return ids.slice(0, n);
 }
