@@ -119,6 +119,19 @@ const worker = z.object({
   WORKER_STALLED_INTERVAL_MS: int(15_000, 200),
   /** Tasks whose chunk queues this worker pulls (comma-separated). Default: every task. */
   WORKER_TASKS: csv,
+  /**
+   * Worker's Postgres queries: one without an answer after this is abandoned and its connection
+   * discarded (a silent connection: partition, dropped NAT flow), ms; 0 = wait forever. Keep it
+   * above DB_STATEMENT_TIMEOUT_MS. Default 125000.
+   */
+  DB_QUERY_TIMEOUT_MS: int(125_000, 0),
+  /** Worker's Postgres `statement_timeout` (the server cancels a longer statement), ms; 0 = none. Default 120000. */
+  DB_STATEMENT_TIMEOUT_MS: int(120_000, 0),
+  /**
+   * Worker's Postgres `idle_in_transaction_session_timeout`: the server ends a session left in a
+   * transaction by a worker it no longer hears from, releasing its row locks, ms; 0 = never. Default 30000.
+   */
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(30_000, 0),
 });
 
 export const configSchemas = { api, worker } as const;

@@ -101,7 +101,14 @@ export class WorkerProcess {
   private async doStart(): Promise<void> {
     const c = this.config;
     this.startedAt = new Date();
-    this.db = new Database(c.DATABASE_URL, c.DB_POOL_SIZE);
+    // Every query settles (a silent connection fails after DB_QUERY_TIMEOUT_MS), and Postgres ends
+    // the transactions of connections it stopped hearing from: a partition cannot hold the chunk
+    // jobs (and their renewed BullMQ locks) or the batch row locks forever.
+    this.db = new Database(c.DATABASE_URL, c.DB_POOL_SIZE, {
+      queryTimeoutMs: c.DB_QUERY_TIMEOUT_MS,
+      statementTimeoutMs: c.DB_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: c.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    });
     this.redis = createRedis(c.REDIS_URL, 'worker');
     this.queues = new QueueSet(createRedis(c.REDIS_URL, 'worker'), c.QUEUE_PREFIX);
     // One inference thread and pipeline per task: a slow model (translation) never holds up the
