@@ -51,6 +51,10 @@ export const WORKER_ENV: Record<string, string> = {
   WEBHOOK_RETRY_SCHEDULE: '0.2,0.5,1,2,2,2,2',
   WEBHOOK_RELAY_INTERVAL_MS: '100',
   DB_POOL_SIZE: '4',
+  // A silent connection is given up after 5 s; Postgres ends a transaction left idle for 2 s.
+  DB_QUERY_TIMEOUT_MS: '5000',
+  DB_STATEMENT_TIMEOUT_MS: '4000',
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '2000',
 };
 
 export async function freePort(): Promise<number> {
@@ -130,9 +134,12 @@ export interface ChaosHarness {
   env: TestEnvironment;
   /** Direct connection (not through the proxy): the test's view of the truth. */
   db: Database;
+  /** The API's path to Postgres. */
   pgProxy: TcpProxy;
+  /** The workers' path to Postgres (a partition can separate them from Postgres alone). */
+  workerPgProxy: TcpProxy;
   redisProxy: TcpProxy;
-  /** Environment of a process behind the proxies. */
+  /** Environment of a process behind the proxies (workers get `workerPgProxy` as DATABASE_URL). */
   procEnv: Record<string, string>;
   apiKey: string;
   tenantId: string;
@@ -157,7 +164,7 @@ export interface SoundReport {
   webhooks: number;
 }
 
-/** Redis URL through a proxy port, keeping the rest of the URL. */
+/** A URL through a proxy port, keeping the rest of the URL. */
 function withPort(url: string, port: number): string {
   const u = new URL(url);
   u.hostname = '127.0.0.1';
@@ -172,8 +179,10 @@ export async function createChaosHarness(): Promise<ChaosHarness> {
   const pg = new URL(env.databaseUrl);
   const rd = new URL(env.redisUrl);
   const pgProxy = new TcpProxy(pg.hostname, Number(pg.port || 5432));
+  const workerPgProxy = new TcpProxy(pg.hostname, Number(pg.port || 5432));
   const redisProxy = new TcpProxy(rd.hostname, Number(rd.port || 6379));
   await pgProxy.start();
+  await workerPgProxy.start();
   await redisProxy.start();
   const { tenant, api_key, webhook_secret } = await createTenantWithKey(db, 'chaos');
   const receiver = new TestReceiver();
@@ -187,11 +196,13 @@ export async function createChaosHarness(): Promise<ChaosHarness> {
     REDIS_URL: withPort(env.redisUrl, redisProxy.port),
     QUEUE_PREFIX: env.queuePrefix,
   };
+  const workerDatabaseUrl = withPort(env.databaseUrl, workerPgProxy.port);
 
   const h: ChaosHarness = {
     env,
     db,
     pgProxy,
+    workerPgProxy,
     redisProxy,
     procEnv,
     apiKey: api_key,
@@ -213,7 +224,7 @@ export async function createChaosHarness(): Promise<ChaosHarness> {
       return api;
     },
     spawnWorker(extra = {}) {
-      const w = new WorkerChild({ ...procEnv, ...WORKER_ENV, ...extra });
+      const w = new WorkerChild({ ...procEnv, ...WORKER_ENV, DATABASE_URL: workerDatabaseUrl, ...extra });
       h.workers.push(w);
       return w;
     },
@@ -294,6 +305,7 @@ export async function createChaosHarness(): Promise<ChaosHarness> {
       await h.api?.kill9();
       await receiver.stop();
       await pgProxy.stop();
+      await workerPgProxy.stop();
       await redisProxy.stop();
       for (const q of queues) await q.close();
       redis.disconnect();

@@ -11,7 +11,7 @@ import type { ChaosHarness } from './chaos-harness';
  * the webhook was delivered once. Processes run as children behind TCP proxies (see chaos-harness).
  * Results are printed at the end and recorded in docs/reliability.md.
  *
- * Run: `npm run test:chaos` (full sizes) or `npm run test:chaos -- --ci` (small form, ~3 min);
+ * Run: `npm run test:chaos` (full sizes) or `npm run test:chaos -- --ci` (small form, ~1 min idle);
  * one scenario: `npm run test:chaos -- -t "kill -9"`.
  */
 
@@ -138,7 +138,7 @@ it('Postgres outage mid-batch: the API answers 503 UNAVAILABLE, recovers without
   await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
   const apiPid = h.api!.child.pid;
   const cutAt = Date.now();
-  await h.pgProxy.stop();
+  await Promise.all([h.pgProxy.stop(), h.workerPgProxy.stop()]);
   const get = (): Promise<Response> =>
     fetch(`${h.api!.url}/v1/batches/${id}`, { headers: { authorization: `Bearer ${h.apiKey}` } });
   const during = await waitFor(
@@ -160,13 +160,16 @@ it('Postgres outage mid-batch: the API answers 503 UNAVAILABLE, recovers without
   expect(submitDuring.status).toBe(503);
   expect(((await submitDuring.json()) as { error: { code: string } }).error.code).toBe('UNAVAILABLE');
   await new Promise((r) => setTimeout(r, Math.max(0, outageMs - ms(cutAt)))); // the outage itself
-  await h.pgProxy.start();
+  await Promise.all([h.pgProxy.start(), h.workerPgProxy.start()]);
   await waitFor(async () => (await get()).status === 200, 'the API to answer 200 again', 30_000, 100);
   const recoveredMs = ms(cutAt);
   // Same process: recovered without a restart.
   expect(h.api!.child.pid).toBe(apiPid);
   expect(h.api!.child.exitCode).toBeNull();
   await waitForEnd(h, id, 300_000);
+  // No worker died of the outage (the suite does not restart crashed workers).
+  for (const w of h.workers)
+    expect({ pid: w.child.pid, exit: w.child.exitCode }).toEqual({ pid: w.child.pid, exit: null });
   const r = await h.assertSound(id, '/pg');
   expect(r.state.rows.completed + r.state.rows.failed).toBe(total);
   expect(r.state.rows.completed).toBe(total);
@@ -177,6 +180,37 @@ it('Postgres outage mid-batch: the API answers 503 UNAVAILABLE, recovers without
   report.push(
     `Postgres outage ${outageMs} ms: 503 UNAVAILABLE during it, API 200 again ${recoveredMs} ms after the cut (same pid), ` +
       `${r.state.rows.completed}/${total} completed once, webhook ${r.webhooks}x, ${ms(t0)} ms`,
+  );
+});
+
+it("Postgres blackhole mid-batch (the workers' connections go silent, nothing is closed): workers give them up; that batch and a later one complete", async () => {
+  const total = size('CHAOS_HOLE_DOCS', 3_000, 10_000);
+  const outageMs = size('CHAOS_OUTAGE_MS', 3_000, 8_000);
+  const t0 = Date.now();
+  const id = await submit(total, 35, '/hole');
+  await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
+  const holeAt = Date.now();
+  // A partition between the workers and Postgres: no byte passes, no connection closes, and the
+  // connections open now stay silent for good (their flows are gone).
+  h.workerPgProxy.blackhole();
+  await new Promise((r) => setTimeout(r, outageMs)); // the outage itself
+  h.workerPgProxy.heal();
+  const later = await submit(200, 36, '/hole');
+  await waitForEnd(h, id, 300_000);
+  const recoveredMs = ms(holeAt);
+  await waitForEnd(h, later, 120_000);
+  const r = await h.assertSound(id, '/hole');
+  expect(r.state.rows.completed).toBe(total);
+  const r2 = await h.assertSound(later, '/hole');
+  expect(r2.state.rows.completed).toBe(200);
+  // The workers did hold connections that went silent, and survived them.
+  const silent = h.workerPgProxy.silentConnections;
+  expect(silent).toBeGreaterThan(0);
+  for (const w of h.workers)
+    expect({ pid: w.child.pid, exit: w.child.exitCode }).toEqual({ pid: w.child.pid, exit: null });
+  report.push(
+    `Postgres blackhole ${outageMs} ms (workers' path, ${silent} connections left silent): batch ended ${recoveredMs} ms after the blackhole began, ` +
+      `${r.state.rows.completed}/${total} completed once, later batch 200/200, webhooks ${r.webhooks + r2.webhooks}x, ${ms(t0)} ms`,
   );
 });
 
