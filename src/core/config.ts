@@ -93,14 +93,16 @@ const api = z.object({
 
 const worker = z.object({
   ...common,
-  /** Chunk jobs a worker processes at once (their documents are batched together). Default 4. */
-  WORKER_CONCURRENCY: int(4, 1, 256),
+  /** Chunk jobs a worker processes at once (their documents are batched together). Default 8. */
+  WORKER_CONCURRENCY: int(8, 1, 256),
   /** Token budget of one tensor batch (documents x padded length). Default 16384. */
   TENSOR_BATCH_MAX_TOKENS: int(16_384, 1),
   /** Maximum documents in one tensor batch. Default 256. */
   TENSOR_BATCH_MAX_SIZE: int(256, 1),
   /** How long a partial tensor batch may wait for more documents, ms. Default 20. */
   MAX_QUEUE_DELAY_MS: int(20, 0),
+  /** Encoded documents in the batching pool at most; documents of further claimed jobs wait their turn. Default 2048. */
+  TENSOR_POOL_MAX_DOCS: int(2_048, 1),
   /** Tokenize in a thread of its own per task, beside the inference thread. Default true. */
   TOKENIZER_THREAD: bool(true),
   /** How often the reconciler looks for documents no job covers and for expired batches, ms. Default 30000. */

@@ -132,6 +132,7 @@ export class WorkerProcess {
               maxTokens: c.TENSOR_BATCH_MAX_TOKENS,
               maxSize: c.TENSOR_BATCH_MAX_SIZE,
               maxQueueDelayMs: c.MAX_QUEUE_DELAY_MS,
+              poolDocs: c.TENSOR_POOL_MAX_DOCS,
             },
             this.logger.child({ worker: this.id, task }),
             (n) => {

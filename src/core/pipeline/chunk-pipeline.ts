@@ -43,6 +43,13 @@ export interface PipelineLimits {
   maxSize: number;
   /** How long a partial tensor batch waits for more documents, ms. */
   maxQueueDelayMs: number;
+  /**
+   * Encoded documents in the batching pool at most (default 2048). Documents of further jobs wait
+   * their turn in arrival order, already claimed and tokenized, and join the pool as it empties:
+   * the jobs of a pool tend to finish together (their longest documents run last), and without
+   * such a reserve the model would wait for the next jobs' claim and tokenization each time.
+   */
+  poolDocs?: number;
 }
 
 /** What a chunk job did, returned as the BullMQ job result. */
@@ -114,6 +121,11 @@ const emptySummary = (): ChunkSummary => ({ claimed: 0, completed: 0, failed: 0,
 export class ChunkPipeline {
   private nextHandle = 1;
   private readonly batcher: DynamicBatcher<Item>;
+  private readonly poolDocs: number;
+  /** Encoded documents waiting to join the pool, in arrival order (see PipelineLimits.poolDocs). */
+  private staged: { group: string; items: Item[] }[] = [];
+  private stagedCount = 0;
+  private readonly statusRefresh = new Map<string, Promise<void>>();
   private claims: PendingClaim[] = [];
   private claiming = false;
   private writes: PendingWrite[] = [];
@@ -134,11 +146,34 @@ export class ChunkPipeline {
     private readonly maxDocumentAttempts = Number.MAX_SAFE_INTEGER,
   ) {
     this.batcher = new DynamicBatcher<Item>(limits, (group, items) => this.runTensorBatch(group, items));
+    this.poolDocs = limits.poolDocs ?? 2_048;
   }
 
   /** Documents encoded and waiting for a tensor batch. */
   get pendingDocuments(): number {
-    return this.batcher.pending;
+    return this.batcher.pending + this.stagedCount;
+  }
+
+  /** Moves staged documents into the pool while it holds fewer than `poolDocs`. */
+  private admit(): void {
+    while (this.staged.length > 0 && this.batcher.pending < this.poolDocs) {
+      const next = this.staged.shift()!;
+      this.stagedCount -= next.items.length;
+      this.batcher.add(next.group, next.items);
+    }
+  }
+
+  /** Takes staged documents that match out of the reserve. */
+  private unstage(match: (it: Item) => boolean): Item[] {
+    const out: Item[] = [];
+    for (const st of this.staged) {
+      const keep: Item[] = [];
+      for (const it of st.items) (match(it) ? out : keep).push(it);
+      st.items = keep;
+    }
+    this.staged = this.staged.filter((st) => st.items.length > 0);
+    this.stagedCount -= out.length;
+    return out;
   }
 
   /** Processes one chunk job; resolves when every one of its documents is written. */
@@ -215,12 +250,16 @@ export class ChunkPipeline {
       run.resolve = resolve;
       run.reject = reject;
     });
-    this.batcher.add(`${reply.modelId}\u0000${stableStringify(run.options)}`, items);
+    this.staged.push({ group: `${reply.modelId}\u0000${stableStringify(run.options)}`, items });
+    this.stagedCount += items.length;
+    this.admit();
     return done;
   }
 
   /** Sends out partial tensor batches without waiting and resolves when nothing is left (graceful stop). */
   async drain(): Promise<void> {
+    for (const st of this.staged.splice(0)) this.batcher.add(st.group, st.items);
+    this.stagedCount = 0;
     this.batcher.flush();
     await this.batcher.idle();
     this.batcher.stop();
@@ -294,18 +333,35 @@ export class ChunkPipeline {
     }
   }
 
-  /** Batch rows for the check before a tensor batch; a read younger than STATUS_TTL_MS is reused. */
+  /**
+   * Batch rows for the check before a tensor batch. A batch never read is read now; a read older
+   * than STATUS_TTL_MS is used once more while a fresh one is fetched behind it, so the model does
+   * not wait for Postgres between tensor batches (a cancel is seen one read later: within about
+   * STATUS_TTL_MS plus one query).
+   */
   private async batchStatus(ids: string[]): Promise<Map<string, BatchRow>> {
     const now = Date.now();
+    // Never read, or so old that refreshes behind it must be failing: read it now.
+    const missing = ids.filter((id) => {
+      const c = this.statusCache.get(id);
+      return !c || now - c.at > 20 * STATUS_TTL_MS;
+    });
     const stale = ids.filter((id) => {
       const c = this.statusCache.get(id);
-      return !c || now - c.at > STATUS_TTL_MS;
+      return (
+        c && now - c.at > STATUS_TTL_MS && now - c.at <= 20 * STATUS_TTL_MS && !this.statusRefresh.has(id)
+      );
     });
     if (stale.length > 0) {
-      const fresh = await readBatches(this.pool, stale);
-      for (const id of stale) this.statusCache.set(id, { row: fresh.get(id) ?? null, at: Date.now() });
-      if (this.statusCache.size > 10_000) this.statusCache.clear();
+      const refresh = this.readStatus(stale).catch((err: unknown) =>
+        this.logger.warn({ err: (err as Error).message }, 'batch status refresh failed'),
+      );
+      for (const id of stale) this.statusRefresh.set(id, refresh);
+      void refresh.finally(() => {
+        for (const id of stale) if (this.statusRefresh.get(id) === refresh) this.statusRefresh.delete(id);
+      });
     }
+    if (missing.length > 0) await this.readStatus(missing);
     const out = new Map<string, BatchRow>();
     for (const id of ids) {
       const row = this.statusCache.get(id)?.row;
@@ -314,8 +370,16 @@ export class ChunkPipeline {
     return out;
   }
 
+  private async readStatus(ids: string[]): Promise<void> {
+    const fresh = await readBatches(this.pool, ids);
+    if (this.statusCache.size > 10_000) this.statusCache.clear();
+    for (const id of ids) this.statusCache.set(id, { row: fresh.get(id) ?? null, at: Date.now() });
+  }
+
   /** Checks the batches, runs one tensor batch in the inference thread and writes its results. */
   private async runTensorBatch(_group: string, all: Item[]): Promise<void> {
+    // A batch just left the pool: staged documents may take its place (not re-entrantly).
+    queueMicrotask(() => this.admit());
     const dead = all.filter((it) => it.run.settled);
     if (dead.length > 0) this.inference.release(Int32Array.from(dead, (it) => it.handle));
     let items = all.filter((it) => !it.run.settled);
@@ -414,7 +478,10 @@ export class ChunkPipeline {
    * documents leave the pool, are settled (`cancelled` / `expired`) and their jobs resolve.
    */
   private async stopBatch(batch: BatchRow | null, batchId: string, items: Item[]): Promise<void> {
-    const waiting = this.batcher.remove((it) => it.run.batchId === batchId);
+    const waiting = [
+      ...this.batcher.remove((it) => it.run.batchId === batchId),
+      ...this.unstage((it) => it.run.batchId === batchId),
+    ];
     const all = [...items, ...waiting].filter((it) => !it.run.settled);
     this.inference.release(Int32Array.from(all, (it) => it.handle));
     const status = settleStatusFor(batch);
@@ -446,7 +513,10 @@ export class ChunkPipeline {
   /** Fails the jobs of `items` (they will be retried); their other waiting documents leave the pool. */
   private failRuns(items: Item[], err: Error): void {
     const runs = new Set(items.map((it) => it.run));
-    const waiting = this.batcher.remove((it) => runs.has(it.run));
+    const waiting = [
+      ...this.batcher.remove((it) => runs.has(it.run)),
+      ...this.unstage((it) => runs.has(it.run)),
+    ];
     if (waiting.length > 0) this.inference.release(Int32Array.from(waiting, (it) => it.handle));
     for (const run of runs) {
       if (run.settled) continue;
