@@ -12,7 +12,7 @@ describe('config', () => {
     expect(c.MAX_DOCS_PER_BATCH).toBe(1_000_000);
     expect(c.MAX_DOC_CHARS).toBe(100_000);
     expect(c.WEBHOOK_RETRY_SCHEDULE).toEqual([5, 300, 1800, 7200, 18000, 36000, 36000]);
-    expect(loadConfig('worker', {}).WORKER_CONCURRENCY).toBe(4);
+    expect(loadConfig('worker', {}).WORKER_CONCURRENCY).toBe(8);
   });
 
   it('names the bad variable', () => {
