@@ -44,19 +44,32 @@ async function encode(id: number, req: EncodeRequest): Promise<void> {
   }
   const docs: (EncodedDocument | null)[] = new Array<EncodedDocument | null>(req.texts.length).fill(null);
   const errors: StoreRequest['errors'] = new Array<null>(req.texts.length).fill(null);
-  const transfer: ArrayBuffer[] = [];
+  let total = 0;
   req.texts.forEach((text, i) => {
     try {
       const doc = model.encode(text, req.options);
       docs[i] = doc;
-      transfer.push(doc.ids.buffer as ArrayBuffer);
+      total += doc.ids.length;
     } catch (err) {
       const de = docError(err);
       if (!de) throw err;
       errors[i] = de;
     }
   });
-  store(id, { type: 'store', modelId: model.info.id, handles: req.handles, docs, errors }, transfer);
+  // The token ids of the whole request travel in one buffer (transferred, not copied), each
+  // document's ids a view of it: one allocation per chunk instead of one per document, freed
+  // when the chunk's last document has run.
+  const packed = new Int32Array(total);
+  let at = 0;
+  for (const doc of docs) {
+    if (!doc) continue;
+    packed.set(doc.ids, at);
+    doc.ids = packed.subarray(at, at + doc.ids.length);
+    at += doc.ids.length;
+  }
+  store(id, { type: 'store', modelId: model.info.id, handles: req.handles, docs, errors }, [
+    packed.buffer as ArrayBuffer,
+  ]);
 }
 
 async function handle(msg: Envelope<EncoderInitRequest | EncodeRequest>): Promise<void> {
