@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from '../core/config';
@@ -8,7 +8,7 @@ import { Database } from '../core/db/database';
 import type { Logger } from '../core/logger';
 import { TASKS } from '../core/models/types';
 import type { Task } from '../core/models/types';
-import { ChunkPipeline } from '../core/pipeline/chunk-pipeline';
+import { ChunkPipeline, ChunkReleasedError } from '../core/pipeline/chunk-pipeline';
 import type { ChunkSummary } from '../core/pipeline/chunk-pipeline';
 import { settleRangeNow } from '../core/pipeline/chunk-store';
 import { InferenceClient } from '../core/pipeline/inference-client';
@@ -148,14 +148,18 @@ export class WorkerProcess {
     );
     const backend = backends[0] ?? 'unknown';
     for (const task of this.tasks) {
-      const worker = new Worker(chunkQueueName(task), (job: Job) => this.processJob(task, job), {
-        connection: this.redis,
-        prefix: c.QUEUE_PREFIX,
-        concurrency: c.WORKER_CONCURRENCY,
-        lockDuration: c.WORKER_LOCK_DURATION_MS,
-        stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
-        maxStalledCount: 2,
-      });
+      const worker = new Worker(
+        chunkQueueName(task),
+        (job: Job, token?: string) => this.processJob(task, job, token),
+        {
+          connection: this.redis,
+          prefix: c.QUEUE_PREFIX,
+          concurrency: c.WORKER_CONCURRENCY,
+          lockDuration: c.WORKER_LOCK_DURATION_MS,
+          stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
+          maxStalledCount: 2,
+        },
+      );
       worker.on('error', (err) => {
         if (!this.closing)
           this.logger.warn({ queue: worker.name, err: { message: err.message } }, 'queue worker error');
@@ -204,7 +208,7 @@ export class WorkerProcess {
     );
   }
 
-  private async processJob(task: Task, job: Job): Promise<ChunkSummary> {
+  private async processJob(task: Task, job: Job, token?: string): Promise<ChunkSummary> {
     const parsed = chunkJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid chunk job payload: ${parsed.error.message}`);
     const data = parsed.data;
@@ -212,6 +216,12 @@ export class WorkerProcess {
     try {
       return await this.pipelines.get(task)!.process(data);
     } catch (err) {
+      if (err instanceof ChunkReleasedError) {
+        // Stopping: the job was waiting in the reserve; it goes back to the queue, unattempted,
+        // for another worker (or this one after a restart).
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
       const attempts = job.opts.attempts ?? 1;
       const final = job.attemptsMade + 1 >= attempts;
       const log = this.logger.child({ worker: this.id, jobId: job.id, batchId: data.batchId });

@@ -1,4 +1,5 @@
 import { createLogger } from '../../src/core/logger';
+import { chunkQueueName } from '../../src/core/queue/catalog';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import {
   auditBatch,
@@ -87,6 +88,59 @@ it('Redis keys of the queue deleted mid-batch: the reconciler re-enqueues and ev
     expect(await auditBatch(h.db, batch.id)).toEqual({ twice: 0, never: 0, results: total });
   } finally {
     await worker.stop();
+  }
+});
+
+it('SIGTERM with jobs in the reserve: they go back to the queue unrun, and nothing is lost or run twice', async () => {
+  // A pool of 256 documents and 8 jobs of 256: most claimed jobs wait in the reserve.
+  const env = {
+    ...h.env.env,
+    ...RECOVERY_ENV,
+    WORKER_CONCURRENCY: '8',
+    TENSOR_POOL_MAX_DOCS: '256',
+    LOG_LEVEL: 'info',
+  };
+  const a = new WorkerChild(env);
+  let b: WorkerChild | undefined;
+  try {
+    await a.ready();
+    const total = 6_000;
+    const batch = await h.submit({ task: 'summarization' }, makeDocuments('summarization', total, 29));
+    await waitForFinished(h.db, batch.id, 300);
+    await a.stop(30_000);
+    expect(a.child.exitCode).toBe(0);
+    // What it had claimed but not run is queued again, and its jobs wait for another worker.
+    const mid = await batchState(h.db, batch.id);
+    expect(mid.rows.running).toBe(0);
+    expect(mid.counts).toEqual(mid.rows);
+    expect(mid.rows.completed).toBeLessThan(total);
+    const waiting = await h.queues
+      .get(chunkQueueName('summarization'))
+      .getJobCounts('wait', 'prioritized', 'active');
+    expect(waiting.active).toBe(0);
+    expect((waiting.wait ?? 0) + (waiting.prioritized ?? 0)).toBeGreaterThan(0);
+    // Some of the waiting jobs were started by the stopped worker and handed back, unattempted.
+    const handedBack = (
+      await h.queues.get(chunkQueueName('summarization')).getJobs(['wait', 'prioritized'])
+    ).filter((j) => j.attemptsStarted > 0);
+    if (handedBack.length === 0) console.log(a.output);
+    expect(handedBack.length).toBeGreaterThan(0);
+    expect(handedBack.every((j) => j.attemptsMade === 0)).toBe(true);
+    b = new WorkerChild(env);
+    await b.ready();
+    const end = await waitForBatchEnd(h.db, batch.id, 240_000);
+    expect(end.status).toBe('completed');
+    expect(end.rows.completed).toBe(total);
+    expect(await auditBatch(h.db, batch.id)).toEqual({ twice: 0, never: 0, results: total });
+    // A handed-back claim does not count as an attempt.
+    const attempts = await h.db.pool.query(
+      `SELECT max(attempts)::int AS max FROM documents WHERE batch_id = $1`,
+      [batch.id],
+    );
+    expect(attempts.rows[0].max).toBe(1);
+  } finally {
+    await a.kill9();
+    await b?.stop();
   }
 });
 

@@ -8,6 +8,7 @@ import {
   readBatches,
   settleDocuments,
   settleStatusFor,
+  unclaimDocuments,
   writeOutcomes,
 } from './chunk-store';
 import type { BatchRow, ChunkRange, ClaimResult, DocOutcome } from './chunk-store';
@@ -116,6 +117,18 @@ function stableStringify(v: unknown): string {
     .join(',')}}`;
 }
 
+/**
+ * The job of a chunk that was waiting in the reserve when the pipeline drained (graceful stop):
+ * none of its documents ran, they were given back (`queued`), and the job should go back to the
+ * queue for another worker instead of holding up the stop.
+ */
+export class ChunkReleasedError extends Error {
+  constructor(readonly batchId: string) {
+    super('chunk handed back to the queue: the worker is stopping');
+    this.name = 'ChunkReleasedError';
+  }
+}
+
 const emptySummary = (): ChunkSummary => ({ claimed: 0, completed: 0, failed: 0, cancelled: 0, expired: 0 });
 
 export class ChunkPipeline {
@@ -125,6 +138,8 @@ export class ChunkPipeline {
   /** Encoded documents waiting to join the pool, in arrival order (see PipelineLimits.poolDocs). */
   private staged: { group: string; items: Item[] }[] = [];
   private stagedCount = 0;
+  /** Set by `drain`: jobs that have not reached the pool are handed back instead of run. */
+  private draining = false;
   private readonly statusRefresh = new Map<string, Promise<void>>();
   private claims: PendingClaim[] = [];
   private claiming = false;
@@ -178,6 +193,8 @@ export class ChunkPipeline {
 
   /** Processes one chunk job; resolves when every one of its documents is written. */
   async process(job: ChunkJob): Promise<ChunkSummary> {
+    // Stopping: a job that has not started goes back to the queue untouched.
+    if (this.draining) throw new ChunkReleasedError(job.batchId);
     const claim = await this.claim({ batchId: job.batchId, seqFrom: job.seqFrom, seqTo: job.seqTo });
     if (claim.kind === 'settled') {
       const summary = emptySummary();
@@ -250,7 +267,10 @@ export class ChunkPipeline {
       run.resolve = resolve;
       run.reject = reject;
     });
-    this.staged.push({ group: `${reply.modelId}\u0000${stableStringify(run.options)}`, items });
+    const group = `${reply.modelId}\u0000${stableStringify(run.options)}`;
+    // Claimed and tokenized while the worker began to stop: hand it back rather than run it.
+    if (this.draining && (await this.giveBack(run, items))) return done;
+    this.staged.push({ group, items });
     this.stagedCount += items.length;
     this.admit();
     return done;
@@ -258,12 +278,60 @@ export class ChunkPipeline {
 
   /** Sends out partial tensor batches without waiting and resolves when nothing is left (graceful stop). */
   async drain(): Promise<void> {
-    for (const st of this.staged.splice(0)) this.batcher.add(st.group, st.items);
-    this.stagedCount = 0;
+    this.draining = true;
+    await this.releaseStaged();
     this.batcher.flush();
     await this.batcher.idle();
     this.batcher.stop();
     if (this.pendingWrites > 0) await new Promise<void>((resolve) => this.writesIdle.push(resolve));
+  }
+
+  /**
+   * Hands the jobs of the reserve back (their documents have not run): their documents return to
+   * `queued` and their jobs reject with {@link ChunkReleasedError}. When that write fails, the
+   * jobs run here instead, as before the stop.
+   */
+  private async releaseStaged(): Promise<void> {
+    const staged = this.staged.splice(0);
+    this.stagedCount = 0;
+    let released = 0;
+    for (const st of staged) {
+      const runs = new Map<JobRun, Item[]>();
+      for (const it of st.items) {
+        if (it.run.settled) continue;
+        runs.set(it.run, [...(runs.get(it.run) ?? []), it]);
+      }
+      for (const [run, items] of runs) {
+        if (await this.giveBack(run, items)) released++;
+        else this.batcher.add(st.group, items);
+      }
+    }
+    if (released > 0)
+      this.logger.info({ chunks: released }, 'stopping: reserved chunks handed back to the queue');
+  }
+
+  /**
+   * Gives a job's claimed, unrun documents back (`queued`, attempt undone) and rejects the job
+   * with {@link ChunkReleasedError}. False (and nothing changed) when Postgres cannot be written.
+   */
+  private async giveBack(run: JobRun, items: Item[]): Promise<boolean> {
+    try {
+      await unclaimDocuments(
+        this.pool,
+        run.batchId,
+        items.map((it) => it.seq),
+      );
+    } catch (err) {
+      this.logger.warn(
+        { batchId: run.batchId, err: { message: (err as Error).message } },
+        'could not give a claimed chunk back; running it before the stop',
+      );
+      return false;
+    }
+    this.inference.release(Int32Array.from(items, (it) => it.handle));
+    run.settled = true;
+    run.reject(new ChunkReleasedError(run.batchId));
+    return true;
   }
 
   /** Claims chunks in groups: while one claim query runs, the next ones queue and go together. */

@@ -249,3 +249,20 @@ export async function failWholeBatch(pool: Pool, batchId: string, error: DocErro
     await failBatch(c, batchId, error);
   });
 }
+
+/**
+ * Gives claimed documents back (`running` -> `queued`, the claim's attempt undone) when their job
+ * is handed back to the queue before any of them ran (a graceful stop). Only `running` documents
+ * of the range change; returns how many did.
+ */
+export async function unclaimDocuments(pool: Pool, batchId: string, seqs: number[]): Promise<number> {
+  return withTransaction(pool, async (c) => {
+    await lockBatches(c, [batchId]);
+    const res = await c.query(
+      `UPDATE documents SET status = 'queued', attempts = greatest(attempts - 1, 0)
+       WHERE batch_id = $1 AND seq = ANY($2::int[]) AND status = 'running'`,
+      [batchId, seqs],
+    );
+    return res.rowCount ?? 0;
+  });
+}
