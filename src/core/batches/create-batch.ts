@@ -5,8 +5,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { AppError } from '../errors';
 import { newId } from '../ids';
 import { chunkRanges, enqueueChunks } from '../queue/enqueue-chunks';
+import { ACTIVE_STATUSES_SQL } from '../tenants/submission-limits';
 import { assertWebhookUrlAllowed } from '../webhooks/url-policy';
 import type { BatchDeps } from './batch-deps';
+import { batchInsertStatement, duplicateIdBackstop, noDocumentsError } from './batch-insert';
+import type { IngestOutcome } from './batch-insert';
 import { toBatchObject } from './batch-object';
 import type { BatchObject, BatchRow } from './batch-object';
 import { BATCH_COLUMNS } from './batch-object';
@@ -19,19 +22,28 @@ import { batchesCreated, documentsIngested, ingestSeconds } from './ingest-metri
 /**
  * Batch creation: the one write path of both body forms.
  *
- * 1. `Idempotency-Key` already used (committed, within the TTL): the body is read and hashed, then
- *    the original batch is returned (same request) or 409 IDEMPOTENCY_KEY_REUSED (different one).
+ * 1. One query reads the `Idempotency-Key` row and the tenant's active-batch count. Key already
+ *    used (committed, within the TTL): the body is read and hashed, then the original batch is
+ *    returned (same request) or 409 IDEMPOTENCY_KEY_REUSED (different one).
  * 2. Batch fields are validated and the model resolved (400/422), the webhook URL checked against
- *    the SSRF policy, then the rate limit (Redis) and the active-batch cap: all before any byte of
- *    the body is read.
- * 3. One transaction: the idempotency row first (its primary key (tenant_id, key) makes a concurrent
- *    identical request wait here, then replay), the batch row, then the documents through COPY as
- *    they stream in. Any invalid document: the transaction is abandoned (connection discarded, so
- *    the server rolls back at once), the rest of the body is only validated to report up to 100
- *    line-numbered errors, and nothing is stored.
- * 4. total/queued_count set, the active cap re-checked under a per-tenant advisory lock, COMMIT.
+ *    the SSRF policy, then the rate limit (Redis) and the active-batch cap (on that count): all
+ *    before any byte of the body is read.
+ * 3. The upload takes an upload slot and goes through COPY as it streams in, in one transaction:
+ *    one statement claims the idempotency row and inserts the batch row (`batch-insert.ts`; the
+ *    key's primary key makes a concurrent identical request wait there, then replay), then the
+ *    documents are copied. Any invalid document: the transaction is abandoned (connection
+ *    discarded, so the server rolls back at once), the rest of the body is only validated to report
+ *    up to 100 line-numbered errors, and nothing is stored. At the end one statement sets
+ *    total/queued_count/chunk_count and the request hash.
+ * 4. The active cap is re-checked under a per-tenant advisory lock and the transaction committed,
+ *    in one round trip (`SubmissionLimiter.commitBelowCap`).
  * 5. Only then the chunk jobs are enqueued. If Redis fails at this point the batch is stored and
  *    its documents are queued; the pipeline's reconciler enqueues documents no job covers.
+ *
+ * Round trips matter more than work for small batches: one is a few milliseconds of Postgres time,
+ * but each round trip waits for this process's event loop and a free core while holding a pooled
+ * connection (and an upload slot), and each of one tenant's commits waited for the previous one.
+ * See docs/reliability.md (submission latency under 50 clients).
  */
 
 export interface CreateBatchInput {
@@ -66,6 +78,38 @@ interface KeyRow {
   batch_id: string;
 }
 
+/** What a submission reads before it reads the body. */
+interface Preflight {
+  /** The live row of the request's Idempotency-Key, if any. */
+  key: KeyRow | null;
+  /** The tenant's active batches, counted up to `limiter.countLimit` (0 without a limiter). */
+  active: number;
+}
+
+/** The Idempotency-Key row and the active-batch count in one query. */
+async function preflight(deps: BatchDeps, tenantId: string, key: string | undefined): Promise<Preflight> {
+  const res = await deps.db.pool.query<{
+    request_hash: string | null;
+    batch_id: string | null;
+    active: number;
+  }>(
+    `SELECT k.request_hash, k.batch_id,
+            (SELECT count(*)::int FROM (
+               SELECT 1 FROM batches WHERE tenant_id = $1 AND status IN ${ACTIVE_STATUSES_SQL} LIMIT $4
+             ) s) AS active
+       FROM (VALUES (1)) AS one (x)
+       LEFT JOIN idempotency_keys k
+         ON k.tenant_id = $1 AND k.key = $2 AND k.created_at > now() - make_interval(hours => $3)`,
+    [tenantId, key ?? null, deps.settings.idempotencyTtlHours, deps.limiter?.countLimit ?? 0],
+  );
+  const row = res.rows[0];
+  return {
+    key: row?.batch_id ? { request_hash: row.request_hash ?? '', batch_id: row.batch_id } : null,
+    active: row?.active ?? 0,
+  };
+}
+
+/** The live row of an Idempotency-Key (after a concurrent request with the same key committed). */
 async function findKey(deps: BatchDeps, tenantId: string, key: string): Promise<KeyRow | null> {
   const res = await deps.db.pool.query<KeyRow>(
     `SELECT request_hash, batch_id FROM idempotency_keys
@@ -97,14 +141,12 @@ async function replay(deps: BatchDeps, input: CreateBatchInput, row: KeyRow): Pr
   return { batch: toBatchObject(batch), replayed: true };
 }
 
-/** The ingest transaction's outcome. */
-type IngestOutcome = { kind: 'created'; row: BatchRow } | { kind: 'key-taken' };
-
 /** Writes `data` to the COPY stream, waiting for drain (or failing with the stream's error). */
 async function write(copy: NodeJS.WritableStream & { destroyed?: boolean }, data: string): Promise<void> {
   if (!copy.write(data)) await once(copy as unknown as NodeJS.EventEmitter, 'drain');
 }
 
+/** The COPY path: documents validated and copied as the body streams in. See the module comment. */
 async function ingest(
   deps: BatchDeps,
   input: CreateBatchInput,
@@ -132,41 +174,22 @@ async function ingest(
   };
   try {
     await client.query('BEGIN');
-    if (input.idempotencyKey) {
-      await client.query(
-        `DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at <= now() - make_interval(hours => $3)`,
-        [input.tenantId, input.idempotencyKey, settings.idempotencyTtlHours],
-      );
-      const ins = await client.query(
-        `INSERT INTO idempotency_keys (tenant_id, key, request_hash, batch_id) VALUES ($1, $2, '', $3)
-         ON CONFLICT DO NOTHING`,
-        [input.tenantId, input.idempotencyKey, batchId],
-      );
-      if (ins.rowCount === 0) {
-        await client.query('ROLLBACK');
-        client.off('error', onClientError);
-        client.release();
-        client = undefined;
-        return { kind: 'key-taken' };
-      }
-    }
-    await client.query(
-      `INSERT INTO batches (id, tenant_id, task, model, options, metadata, priority, webhook_url, status,
-         completion_window, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, now() + make_interval(secs => $10))`,
-      [
+    const ins = await client.query(
+      batchInsertStatement({
         batchId,
-        input.tenantId,
-        params.task,
-        params.model,
-        JSON.stringify(params.options),
-        JSON.stringify(params.metadata),
-        params.priority,
-        params.webhookUrl,
-        params.completionWindow,
-        params.completionWindowSeconds,
-      ],
+        tenantId: input.tenantId,
+        params,
+        idempotencyKey: input.idempotencyKey,
+        idempotencyTtlHours: settings.idempotencyTtlHours,
+      }),
     );
+    if (ins.rowCount === 0) {
+      await client.query('ROLLBACK');
+      client.off('error', onClientError);
+      client.release();
+      client = undefined;
+      return { kind: 'key-taken' };
+    }
     const copy = client.query(
       copyFrom('COPY documents (batch_id, seq, client_id, text, metadata) FROM STDIN'),
     );
@@ -221,64 +244,53 @@ async function ingest(
       }
       throw invalid;
     }
-    if (validator.count === 0) {
-      throw new AppError('INVALID_REQUEST', 'The batch has no documents.', [
-        { field: 'documents', message: 'must contain at least one document' },
-      ]);
-    }
+    if (validator.count === 0) throw noDocumentsError();
     copy.end();
     await finished(copy);
     if (copyError) throw copyError;
     const c = client as PoolClient;
+    // chunk_count is the number of chunk jobs enqueued after the commit (cancel removes those ids;
+    // if the enqueue fails there are none to remove and the reconciler covers the documents).
     const updated = await c.query<BatchRow>(
-      `UPDATE batches SET total = $2, queued_count = $2 WHERE id = $1 RETURNING ${BATCH_COLUMNS}`,
-      [batchId, validator.count],
-    );
-    if (input.idempotencyKey) {
-      await c.query(`UPDATE idempotency_keys SET request_hash = $3 WHERE tenant_id = $1 AND key = $2`, [
-        input.tenantId,
-        input.idempotencyKey,
+      `WITH hashed AS (
+         UPDATE idempotency_keys SET request_hash = $4 WHERE tenant_id = $5 AND key = $6
+       )
+       UPDATE batches SET total = $2, queued_count = $2, chunk_count = $3 WHERE id = $1 RETURNING ${BATCH_COLUMNS}`,
+      [
+        batchId,
+        validator.count,
+        Math.ceil(validator.count / settings.chunkSize),
         input.documents.digest(),
-      ]);
-    }
-    if (deps.limiter) {
-      await c.query('SELECT pg_advisory_xact_lock(727001, hashtext($1))', [input.tenantId]);
-      await deps.limiter.assertActiveBelowCap(c, input.tenantId, true);
-    }
-    await c.query('COMMIT');
+        input.tenantId,
+        input.idempotencyKey ?? null,
+      ],
+    );
+    if (deps.limiter) await deps.limiter.commitBelowCap(c, input.tenantId);
+    else await c.query('COMMIT');
     c.off('error', onClientError);
     c.release();
     client = undefined;
     return { kind: 'created', row: updated.rows[0] as BatchRow };
   } catch (err) {
     abandon();
-    if ((err as { code?: string }).code === '23505') {
-      // The validator finds duplicates first; this is the database's backstop.
-      throw new AppError(
-        'DUPLICATE_DOCUMENT_ID',
-        'Two documents of the batch have the same id; nothing was stored.',
-      );
-    }
-    throw err;
+    throw duplicateIdBackstop(err);
   }
 }
 
 /** Creates a batch from validated fields and streamed documents. See the module comment for the steps. */
 export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Promise<CreateBatchResult> {
-  if (input.idempotencyKey !== undefined) {
-    assertIdempotencyKey(input.idempotencyKey);
-    const existing = await findKey(deps, input.tenantId, input.idempotencyKey);
-    if (existing) return replay(deps, input, existing);
-  }
+  if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
+  const pre = await preflight(deps, input.tenantId, input.idempotencyKey);
+  if (pre.key) return replay(deps, input, pre.key);
   const params = await resolveBatchParams(input.fields, deps.models);
   if (params.webhookUrl) await assertWebhookUrlAllowed(params.webhookUrl, deps.settings.webhookAllowlist);
   if (deps.limiter) {
     await deps.limiter.take(input.tenantId);
-    await deps.limiter.assertActiveBelowCap(deps.db.pool, input.tenantId);
+    deps.limiter.assertBelowCap(pre.active);
   }
-  const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
   let outcome: IngestOutcome;
   const endTimer = ingestSeconds.startTimer();
+  const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
   try {
     outcome = await ingest(deps, input, params);
   } finally {
@@ -303,14 +315,12 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
   const row = outcome.row;
   const log = deps.logger.child({ batchId: row.id });
   try {
-    const chunks = await enqueueChunks(deps.queues, chunkRanges(row.total, deps.settings.chunkSize), {
+    await enqueueChunks(deps.queues, chunkRanges(row.total, deps.settings.chunkSize), {
       batchId: row.id,
       task: params.task,
       priority: params.priority,
       attempts: deps.settings.chunkAttempts,
     });
-    await deps.db.pool.query('UPDATE batches SET chunk_count = $2 WHERE id = $1', [row.id, chunks]);
-    row.chunk_count = chunks;
   } catch (err) {
     // Stored and queued in Postgres (the truth); the reconciler enqueues documents no job covers.
     log.warn(
