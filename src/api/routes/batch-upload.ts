@@ -126,7 +126,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
         { field: 'documents', message: 'must be an array of document objects' },
       ]);
     }
-    return { fields, documents: arraySource(documents, digest), form: 'json' };
+    return { fields, documents: arraySource(documents, digest, body.length), form: 'json' };
   }
   if (NDJSON_TYPES.includes(type)) {
     checkDeclaredLength(req, config.MAX_BODY_BYTES);

@@ -18,6 +18,7 @@ import type { ResolvedBatchParams } from './batch-params';
 import type { DocumentSource } from './document-source';
 import { DocumentValidator, MAX_ERROR_DETAILS } from './document-validator';
 import { batchesCreated, documentsIngested, ingestSeconds } from './ingest-metrics';
+import { ingestSmall, isSmallBatch } from './ingest-small';
 
 /**
  * Batch creation: the one write path of both body forms.
@@ -28,15 +29,17 @@ import { batchesCreated, documentsIngested, ingestSeconds } from './ingest-metri
  * 2. Batch fields are validated and the model resolved (400/422), the webhook URL checked against
  *    the SSRF policy, then the rate limit (Redis) and the active-batch cap (on that count): all
  *    before any byte of the body is read.
- * 3. The upload takes an upload slot and goes through COPY as it streams in, in one transaction:
- *    one statement claims the idempotency row and inserts the batch row (`batch-insert.ts`; the
- *    key's primary key makes a concurrent identical request wait there, then replay), then the
- *    documents are copied. Any invalid document: the transaction is abandoned (connection
- *    discarded, so the server rolls back at once), the rest of the body is only validated to report
- *    up to 100 line-numbered errors, and nothing is stored. At the end one statement sets
- *    total/queued_count/chunk_count and the request hash.
- * 4. The active cap is re-checked under a per-tenant advisory lock and the transaction committed,
- *    in one round trip (`SubmissionLimiter.commitBelowCap`).
+ * 3. A small in-memory batch (JSON form, at most 1,000 documents and 1 MiB) is validated whole,
+ *    then written in one statement (`ingest-small.ts`). Any other upload takes an upload slot and
+ *    goes through COPY as it streams in, in one transaction: one statement claims the idempotency
+ *    row and inserts the batch row (`batch-insert.ts`; the key's primary key makes a concurrent
+ *    identical request wait there, then replay), then the documents are copied. Any invalid
+ *    document: the transaction is abandoned (connection discarded, so the server rolls back at
+ *    once), the rest of the body is only validated to report up to 100 line-numbered errors, and
+ *    nothing is stored. At the end one statement sets total/queued_count/chunk_count and the
+ *    request hash.
+ * 4. Both paths end with the active cap re-checked under a per-tenant advisory lock and COMMIT, in
+ *    one round trip (`SubmissionLimiter.commitBelowCap`).
  * 5. Only then the chunk jobs are enqueued. If Redis fails at this point the batch is stored and
  *    its documents are queued; the pipeline's reconciler enqueues documents no job covers.
  *
@@ -290,11 +293,15 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
   }
   let outcome: IngestOutcome;
   const endTimer = ingestSeconds.startTimer();
-  const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
-  try {
-    outcome = await ingest(deps, input, params);
-  } finally {
-    release();
+  if (isSmallBatch(input.documents)) {
+    outcome = await ingestSmall(deps, input, params);
+  } else {
+    const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
+    try {
+      outcome = await ingest(deps, input, params);
+    } finally {
+      release();
+    }
   }
   if (outcome.kind === 'created') {
     endTimer();

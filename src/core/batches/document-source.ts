@@ -21,6 +21,11 @@ export interface DocumentSource extends AsyncIterable<DocumentItem[]> {
   drain(): Promise<void>;
   /** SHA-256 of the whole request (batch fields + body). Valid after the source is exhausted or drained. */
   digest(): string;
+  /**
+   * Known before reading when the whole body is in memory already (the JSON form): the number of
+   * items and the body's size in bytes. Absent for a streamed body.
+   */
+  readonly size?: { items: number; bytes: number };
 }
 
 export interface NdjsonSourceOptions {
@@ -171,9 +176,20 @@ export function ndjsonSource(
   };
 }
 
-/** A source over an already-parsed `documents` array (JSON form); `digest` is computed by the caller. */
-export function arraySource(documents: unknown[], digest: string): DocumentSource {
+/**
+ * A source over an already-parsed `documents` array (JSON form); `digest` is computed by the caller.
+ * `bodyBytes`: the size of the body it was parsed from (default: measured on first use).
+ */
+export function arraySource(documents: unknown[], digest: string, bodyBytes?: number): DocumentSource {
+  let bytes = bodyBytes;
   return {
+    size: {
+      items: documents.length,
+      get bytes() {
+        bytes ??= Buffer.byteLength(JSON.stringify(documents));
+        return bytes;
+      },
+    },
     async *[Symbol.asyncIterator]() {
       const PAGE = 1000;
       for (let i = 0; i < documents.length; i += PAGE) {

@@ -82,6 +82,15 @@ export function copyEscape(s: string): string {
 
 const CANONICAL_LINE = /^[1-9][0-9]{0,9}$/;
 
+/** Valid documents as column arrays, for one `INSERT ... SELECT FROM unnest(...)` (small batches). */
+export interface DocumentColumns {
+  seq: number[];
+  clientId: string[];
+  text: string[];
+  /** Metadata as JSON text, or null. */
+  metadata: (string | null)[];
+}
+
 export interface DocumentValidatorOptions {
   batchId: string;
   maxDocChars: number;
@@ -102,6 +111,11 @@ export class DocumentValidator {
   private readonly explicitIds = new IdHashSet();
   /** Bit per line: 1 when that line is a valid document that took its line number as id. */
   private defaultIdLines = new Uint8Array(1 << 14);
+  // The fields of the last document `check` accepted (not an object per document: a million-line
+  // upload allocates nothing per line beyond its parsed value).
+  private clientId = '';
+  private text = '';
+  private metadataJson: string | null = null;
 
   constructor(private readonly opts: DocumentValidatorOptions) {
     this.schema = documentSchema(opts.maxDocChars);
@@ -141,101 +155,122 @@ export class DocumentValidator {
   accept(items: DocumentItem[]): string {
     let rows = '';
     for (const item of items) {
-      const line = item.line;
-      this.lines = line;
-      if (line > this.opts.maxDocs) {
-        throw new AppError(
-          'PAYLOAD_TOO_LARGE',
-          `A batch may have at most ${this.opts.maxDocs} documents (MAX_DOCS_PER_BATCH).`,
-        );
+      if (!this.check(item) || this.errorCount > 0) continue;
+      const meta = this.metadataJson === null ? '\\N' : copyEscape(this.metadataJson);
+      rows += `${this.batchCol}\t${item.line}\t${copyEscape(this.clientId)}\t${copyEscape(this.text)}\t${meta}\n`;
+    }
+    return this.errorCount === 0 ? rows : '';
+  }
+
+  /**
+   * Validates a batch of items like {@link accept}, appending the valid ones to `columns` (which
+   * hold nothing worth storing once any error was seen). Throws PAYLOAD_TOO_LARGE past `maxDocs`.
+   */
+  acceptColumns(items: DocumentItem[], columns: DocumentColumns): void {
+    for (const item of items) {
+      if (!this.check(item) || this.errorCount > 0) continue;
+      columns.seq.push(item.line);
+      columns.clientId.push(this.clientId);
+      columns.text.push(this.text);
+      columns.metadata.push(this.metadataJson);
+    }
+  }
+
+  /** Validates one item; true (and the fields above set) for a valid document, else the error is recorded. */
+  private check(item: DocumentItem): boolean {
+    const line = item.line;
+    this.lines = line;
+    if (line > this.opts.maxDocs) {
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `A batch may have at most ${this.opts.maxDocs} documents (MAX_DOCS_PER_BATCH).`,
+      );
+    }
+    if ('error' in item) {
+      this.fail({ line, ...(item.field ? { field: item.field } : {}), message: item.error });
+      return false;
+    }
+    let value: unknown;
+    if ('json' in item) {
+      try {
+        value = JSON.parse(item.json);
+      } catch {
+        this.fail({ line, message: 'is not valid JSON' });
+        return false;
       }
-      if ('error' in item) {
-        this.fail({ line, ...(item.field ? { field: item.field } : {}), message: item.error });
-        continue;
-      }
-      let value: unknown;
-      if ('json' in item) {
-        try {
-          value = JSON.parse(item.json);
-        } catch {
-          this.fail({ line, message: 'is not valid JSON' });
-          continue;
+    } else {
+      value = item.value;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.fail({ line, message: 'must be a JSON object with a "text" field' });
+      return false;
+    }
+    const res = this.schema.safeParse(value);
+    if (!res.success) {
+      for (const issue of res.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          this.fail({ line, message: `unknown field(s): ${issue.keys.join(', ')}` });
+        } else {
+          this.fail({ line, field: issue.path.map(String).join('.') || undefined, message: issue.message });
         }
-      } else {
-        value = item.value;
       }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        this.fail({ line, message: 'must be a JSON object with a "text" field' });
-        continue;
+      return false;
+    }
+    const doc = res.data;
+    if (doc.text.includes('\u0000')) {
+      this.fail({ line, field: 'text', message: 'must not contain NUL (\\u0000) characters' });
+      return false;
+    }
+    let metadataJson: string | null = null;
+    if (doc.metadata) {
+      metadataJson = JSON.stringify(doc.metadata);
+      if (metadataJson.includes('\\u0000')) {
+        this.fail({ line, field: 'metadata', message: 'must not contain NUL (\\u0000) characters' });
+        return false;
       }
-      const res = this.schema.safeParse(value);
-      if (!res.success) {
-        for (const issue of res.error.issues) {
-          if (issue.code === 'unrecognized_keys') {
-            this.fail({ line, message: `unknown field(s): ${issue.keys.join(', ')}` });
-          } else {
-            this.fail({ line, field: issue.path.map(String).join('.') || undefined, message: issue.message });
-          }
-        }
-        continue;
+    }
+    let clientId: string;
+    if (doc.id !== undefined) {
+      clientId = doc.id;
+      if (this.explicitIds.has(clientId)) {
+        this.fail({ line, field: 'id', message: `duplicate id ${JSON.stringify(clientId)}` }, true);
+        return false;
       }
-      const doc = res.data;
-      if (doc.text.includes('\u0000')) {
-        this.fail({ line, field: 'text', message: 'must not contain NUL (\\u0000) characters' });
-        continue;
-      }
-      let metadataCol = '\\N';
-      if (doc.metadata) {
-        const json = JSON.stringify(doc.metadata);
-        if (json.includes('\\u0000')) {
-          this.fail({ line, field: 'metadata', message: 'must not contain NUL (\\u0000) characters' });
-          continue;
-        }
-        metadataCol = copyEscape(json);
-      }
-      let clientId: string;
-      if (doc.id !== undefined) {
-        clientId = doc.id;
-        if (this.explicitIds.has(clientId)) {
-          this.fail({ line, field: 'id', message: `duplicate id ${JSON.stringify(clientId)}` }, true);
-          continue;
-        }
-        if (CANONICAL_LINE.test(clientId)) {
-          const n = Number(clientId);
-          if (n < line && this.hasDefault(n)) {
-            this.fail(
-              {
-                line,
-                field: 'id',
-                message: `duplicate id ${JSON.stringify(clientId)} (the default id of line ${n})`,
-              },
-              true,
-            );
-            continue;
-          }
-        }
-        this.explicitIds.add(clientId);
-      } else {
-        clientId = String(line);
-        if (this.explicitIds.has(clientId)) {
+      if (CANONICAL_LINE.test(clientId)) {
+        const n = Number(clientId);
+        if (n < line && this.hasDefault(n)) {
           this.fail(
             {
               line,
               field: 'id',
-              message: `duplicate id ${JSON.stringify(clientId)} (its default id, the line number, is used by an earlier document)`,
+              message: `duplicate id ${JSON.stringify(clientId)} (the default id of line ${n})`,
             },
             true,
           );
-          continue;
+          return false;
         }
-        this.markDefault(line);
       }
-      this.count++;
-      if (this.errorCount === 0) {
-        rows += `${this.batchCol}\t${line}\t${copyEscape(clientId)}\t${copyEscape(doc.text)}\t${metadataCol}\n`;
+      this.explicitIds.add(clientId);
+    } else {
+      clientId = String(line);
+      if (this.explicitIds.has(clientId)) {
+        this.fail(
+          {
+            line,
+            field: 'id',
+            message: `duplicate id ${JSON.stringify(clientId)} (its default id, the line number, is used by an earlier document)`,
+          },
+          true,
+        );
+        return false;
       }
+      this.markDefault(line);
     }
-    return this.errorCount === 0 ? rows : '';
+    this.count++;
+    this.clientId = clientId;
+    this.text = doc.text;
+    this.metadataJson = metadataJson;
+    return true;
   }
 
   /** The error to answer with once all items were seen, or null when every document is valid. */

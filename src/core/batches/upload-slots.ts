@@ -5,7 +5,7 @@ import { AppError } from '../errors';
  * its whole transaction (minutes for a million documents), so without a bound a few large uploads
  * would take every pooled connection and starve reads. Beyond the bound an upload waits (its body
  * is not read meanwhile: TCP backpressure) up to `maxWaitMs`, then gets 429 RATE_LIMITED with
- * Retry-After.
+ * Retry-After. Small JSON-form batches take no slot (see ingest-small.ts).
  */
 export class UploadSlots {
   private active = 0;
