@@ -8,7 +8,8 @@
  *   npm run bench -- --pipeline-docs 50000 --memory-ingest-docs 200000 ...  (see SIZES below)
  *
  * Benchmarks: ingest (bench/ingest.ts, subprocess), pipeline (bench/pipeline.ts, subprocess),
- * queue (bench/queue-overhead.ts), results-streaming, webhook-fanout, memory. See bench/README.md.
+ * queue (bench/queue-overhead.ts), results-streaming, webhook-fanout, submit-latency, memory. See
+ * bench/README.md.
  * Needs Postgres and Redis (DATABASE_URL's server, REDIS_URL); each benchmark works in a scratch
  * database and queue prefix of its own and removes them.
  */
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { runMemory } from './memory';
 import { runQueueOverhead } from './queue-overhead';
 import { runResultsStreaming } from './results-streaming';
+import { runSubmitLatency } from './submit-latency';
 import { figure, flag, ROOT } from './scratch';
 import type { Figure } from './scratch';
 import { runWebhookFanout } from './webhook-fanout';
@@ -36,13 +38,23 @@ const SIZES = {
   resultsDocs: size('results-docs', 100_000, 20_000),
   webhooks: size('webhooks', 500, 100),
   webhookConcurrency: size('webhook-concurrency', 8, 8),
+  submitClients: size('submit-clients', 50, 50),
+  submitMs: size('submit-ms', 15_000, 5_000),
   memoryIngestDocs: size('memory-ingest-docs', 1_000_000, 20_000),
   memoryStreamDocs: size('memory-stream-docs', 1_000_000, 20_000),
   memoryWorkerDocs: size('memory-worker-docs', 100_000, 3_000),
   memoryDocChars: size('memory-doc-chars', 150, 150),
 };
 
-const ALL = ['ingest', 'pipeline', 'queue', 'results-streaming', 'webhooks', 'memory'] as const;
+const ALL = [
+  'ingest',
+  'pipeline',
+  'queue',
+  'results-streaming',
+  'webhooks',
+  'submit-latency',
+  'memory',
+] as const;
 const onlyArg = process.argv.indexOf('--only');
 const ONLY = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean) : [...ALL];
 for (const name of ONLY)
@@ -169,6 +181,7 @@ async function main(): Promise<void> {
     queue: () => runQueueOverhead(SIZES.queueJobs),
     'results-streaming': async () => (await runResultsStreaming(SIZES.resultsDocs)).figures,
     webhooks: () => runWebhookFanout(SIZES.webhooks, SIZES.webhookConcurrency),
+    'submit-latency': () => runSubmitLatency({ clients: SIZES.submitClients, submitMs: SIZES.submitMs }),
     memory: async () => {
       const m = await runMemory({
         ingestDocs: SIZES.memoryIngestDocs,
