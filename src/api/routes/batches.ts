@@ -2,21 +2,19 @@ import { Router } from 'express';
 import type { Request, Response } from 'express';
 import {
   BATCH_STATUSES,
-  boundarySeq,
   cancelBatch,
   createBatch,
-  encodeResultCursor,
   getBatch,
   getDocument,
   listBatches,
+  openResultStream,
   openResults,
   parseResultStatuses,
   resultsPage,
   retryBatch,
-  streamResults,
   uploadsRejected,
 } from '../../core/batches';
-import type { BatchDeps, BatchStatus } from '../../core/batches';
+import type { BatchDeps, BatchStatus, ChunkWriter } from '../../core/batches';
 import type { ApiConfig } from '../../core/config';
 import { AppError } from '../../core/errors';
 import { tenantOf } from '../auth';
@@ -52,8 +50,12 @@ export const MAX_RESULTS_PAGE = 1_000;
 /** Largest `limit` of an NDJSON results stream (without `limit` the whole set streams). */
 export const MAX_RESULTS_STREAM = 1_000_000;
 
-/** Writes to the response, resolving when it can take more (backpressure); rejects once the client is gone. */
-function writer(res: Response): (chunk: string) => Promise<void> {
+/**
+ * Writes to the response, resolving when it can take more (backpressure): a chunk (one page) larger
+ * than the response's buffer waits for 'drain', so the next page is read only once this one has
+ * been handed to the socket. Rejects once the client is gone.
+ */
+function writer(res: Response): ChunkWriter {
   return (chunk) =>
     new Promise<void>((resolve, reject) => {
       if (res.destroyed) {
@@ -165,20 +167,14 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
       const scan = await openResults(pool, tenantOf(res).id, req.params.id as string, { statuses, after });
       if (asJson) return { status: 200, body: await resultsPage(pool, scan, limit ?? 100) };
 
-      let maxSeq: number | undefined;
-      if (limit !== undefined) {
-        const boundary = await boundarySeq(pool, scan, limit);
-        if (boundary !== null) {
-          maxSeq = boundary;
-          res.set('X-Next-Cursor', encodeResultCursor(boundary));
-        }
-      }
+      const stream = await openResultStream(pool, scan, limit);
+      if (stream.nextCursor !== null) res.set('X-Next-Cursor', stream.nextCursor);
       res.status(200).set('Content-Type', 'application/x-ndjson; charset=utf-8');
       res.flushHeaders();
       const abort = new AbortController();
       res.once('close', () => abort.abort());
       try {
-        await streamResults(pool, scan, writer(res), { maxSeq, maxLines: limit, signal: abort.signal });
+        await stream.writeTo(writer(res), abort.signal);
       } catch (err) {
         if (abort.signal.aborted) return undefined;
         throw err;

@@ -38,14 +38,14 @@ export type { EndStatus, FinalizedBatch } from './finalize';
 export type { ModelCatalog } from './model-catalog';
 export {
   RESULT_STATUSES,
-  boundarySeq,
   getDocument,
   openResults,
   parseResultStatuses,
   readResultRows,
   resultsPage,
-  streamResults,
 } from './results';
 export type { DocumentObject, ResultLine, ResultQuery, ResultScan, ResultStatus } from './results';
+export { openResultStream } from './result-stream';
+export type { ChunkWriter, ResultStream } from './result-stream';
 export { retryBatch } from './retry-batch';
 export { UploadSlots } from './upload-slots';

@@ -7,6 +7,7 @@ import { decodeResultCursor, encodeResultCursor } from './cursors';
 /**
  * Results of a batch: finished documents (completed, failed, cancelled, expired) in input order,
  * read in keyset pages over (batch_id, seq), so no listing ever holds a whole batch in memory.
+ * JSON pages are read here; the NDJSON stream is in result-stream.ts.
  */
 
 export const RESULT_STATUSES = ['completed', 'failed', 'cancelled', 'expired'] as const;
@@ -71,6 +72,17 @@ export function parseResultStatuses(value: string | undefined): ResultStatus[] |
   return [...new Set(parts)] as ResultStatus[];
 }
 
+/**
+ * The status filter of a results read, for parameter `$2`. One status is an equality, so the
+ * (batch_id, status, seq) index returns that status's rows already in seq order; `= ANY` over a
+ * one-element array would not (Postgres then reads them all and sorts, or scans every finished row
+ * of the batch in seq order to pick them out). Several statuses scan the primary key in seq order.
+ */
+export function resultStatusCondition(statuses: readonly ResultStatus[]): { sql: string; param: unknown } {
+  if (statuses.length === 1) return { sql: 'status = $2::"DocumentStatus"', param: statuses[0] };
+  return { sql: 'status = ANY($2::"DocumentStatus"[])', param: statuses };
+}
+
 /** Checks the batch belongs to the tenant and resolves the query; 404 / 400 otherwise. */
 export async function openResults(
   q: Queryable,
@@ -105,7 +117,8 @@ export async function readResultRows(
   limit: number,
   maxSeq?: number,
 ): Promise<{ lines: ResultLine[]; seqs: number[]; lastSeq: number | null }> {
-  const params: unknown[] = [scan.batchId, scan.statuses, afterSeq, limit];
+  const status = resultStatusCondition(scan.statuses);
+  const params: unknown[] = [scan.batchId, status.param, afterSeq, limit];
   let bound = '';
   if (maxSeq !== undefined) {
     params.push(maxSeq);
@@ -113,7 +126,7 @@ export async function readResultRows(
   }
   const res = await q.query<ResultRow>(
     `SELECT seq, client_id, status, result, error, metadata FROM documents
-      WHERE batch_id = $1 AND status = ANY($2::"DocumentStatus"[]) AND seq > $3${bound}
+      WHERE batch_id = $1 AND ${status.sql} AND seq > $3${bound}
       ORDER BY seq LIMIT $4`,
     params,
   );
@@ -136,49 +149,6 @@ export async function resultsPage(
     has_more: hasMore,
     next_cursor: hasMore && lastSeq !== undefined ? encodeResultCursor(lastSeq) : null,
   };
-}
-
-/**
- * The seq of the `limit`-th result after `scan.afterSeq`, when at least one more result follows it
- * (so a next page exists); else null. Used to bound a limited NDJSON stream and to set its cursor.
- */
-export async function boundarySeq(q: Queryable, scan: ResultScan, limit: number): Promise<number | null> {
-  const res = await q.query<{ seq: number }>(
-    `SELECT seq FROM documents
-      WHERE batch_id = $1 AND status = ANY($2::"DocumentStatus"[]) AND seq > $3
-      ORDER BY seq OFFSET $4 LIMIT 2`,
-    [scan.batchId, scan.statuses, scan.afterSeq, limit - 1],
-  );
-  return res.rows.length === 2 ? (res.rows[0] as { seq: number }).seq : null;
-}
-
-/**
- * Streams results in pages of `pageSize` through `write` (which resolves when the consumer can take
- * more: backpressure), up to `maxSeq` when given. Returns the number of lines written.
- */
-export async function streamResults(
-  q: Queryable,
-  scan: ResultScan,
-  write: (chunk: string) => Promise<void>,
-  opts: { maxSeq?: number; maxLines?: number; pageSize?: number; signal?: AbortSignal } = {},
-): Promise<number> {
-  const pageSize = opts.pageSize ?? 1_000;
-  const maxLines = opts.maxLines ?? Number.MAX_SAFE_INTEGER;
-  let after = scan.afterSeq;
-  let written = 0;
-  for (;;) {
-    if (opts.signal?.aborted) return written;
-    const want = Math.min(pageSize, maxLines - written);
-    if (want <= 0) return written;
-    const { lines, lastSeq } = await readResultRows(q, scan, after, want, opts.maxSeq);
-    if (lines.length === 0 || lastSeq === null) return written;
-    let chunk = '';
-    for (const line of lines) chunk += JSON.stringify(line) + '\n';
-    await write(chunk);
-    written += lines.length;
-    if (lines.length < want) return written;
-    after = lastSeq;
-  }
 }
 
 /** One document of a tenant's batch by client id (404 when the batch or the document is unknown). */
