@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createBody } from './document-source';
 import type { DocumentSource, UploadProgress } from './document-source';
 import { ConnectionError, DocBatchError } from './errors';
-import { readLines } from './ndjson-lines';
+import { readLineBatches } from './ndjson-lines';
 import type { ModelList } from './openapi-types';
 import { Paginator } from './paginator';
 import { abortReason, backoffDelay, networkErrorCode, sleep, Transport } from './transport';
@@ -258,17 +258,20 @@ export class DocBatchClient {
           });
           next = res.headers.get('x-next-cursor');
           if (!res.body) break;
-          for await (const line of readLines(res.body)) {
-            if (line.length === 0) continue;
-            lines++;
-            const lid = lineId(line);
-            if (lid === undefined) throw new Error('truncated result line');
-            if (skipping) {
-              if (lid === lastId) skipping = false;
-              continue;
+          for await (const batch of readLineBatches(res.body)) {
+            for (const line of batch.lines) {
+              if (line.length === 0) continue;
+              lines++;
+              // A fragment the stream ended on without a newline is a cut line unless it parses.
+              const lid = batch.terminated ? lineId(line) : parsedLineId(line);
+              if (lid === undefined) throw new Error('truncated result line');
+              if (skipping) {
+                if (lid === lastId) skipping = false;
+                continue;
+              }
+              lastId = lid;
+              yield line;
             }
-            lastId = lid;
-            yield line;
           }
           break;
         } catch (err) {
@@ -318,7 +321,24 @@ export class DocBatchClient {
   }
 }
 
+const ID_PREFIX = '{"id":"';
+
+/**
+ * The `id` of a complete result line. The server writes it first, so the text between the prefix
+ * and the next quote is the id when it holds no backslash (no escape); otherwise the line is parsed.
+ */
 function lineId(line: string): string | undefined {
+  if (line.startsWith(ID_PREFIX)) {
+    const end = line.indexOf('"', ID_PREFIX.length);
+    const escape = line.indexOf('\\', ID_PREFIX.length);
+    if (end !== -1 && (escape === -1 || escape > end) && line.charCodeAt(end + 1) === 0x2c) {
+      return line.slice(ID_PREFIX.length, end);
+    }
+  }
+  return parsedLineId(line);
+}
+
+function parsedLineId(line: string): string | undefined {
   try {
     const id = (JSON.parse(line) as { id?: unknown }).id;
     return typeof id === 'string' ? id : undefined;

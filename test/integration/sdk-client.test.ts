@@ -339,6 +339,45 @@ describe('results', () => {
       await srv.close();
     }
   });
+
+  it('resumes after a response that ends cleanly in the middle of a line, ids with escapes included', async () => {
+    // Every third id needs escapes (quotes, a backslash, a control character) in JSON.
+    const id = (i: number): string => (i % 3 === 0 ? `d"${i}"\\\u0001` : `d${i}`);
+    const lineOf = (i: number): string =>
+      JSON.stringify({ id: id(i), status: 'completed', result: { n: i }, error: null, metadata: null });
+    const total = 30;
+    // The first two responses end normally but 30 characters into line 5, then line 8 (a proxy that
+    // cut the body and closed it cleanly): that fragment starts like a line but is not one.
+    const cutAt = [5, 8];
+    let cuts = 0;
+    const srv = await serve((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const after = Number(q.get('after') ?? '0');
+      const end = Math.min(total, after + Number(q.get('limit')));
+      const lines = Array.from({ length: end - after }, (_, k) => lineOf(after + k + 1) + '\n');
+      res.writeHead(200, {
+        'content-type': 'application/x-ndjson',
+        ...(end < total ? { 'x-next-cursor': String(end) } : {}),
+      });
+      const cut = cutAt[cuts];
+      if (cut !== undefined) {
+        cuts++;
+        res.end(lines.slice(0, cut - 1).join('') + lines[cut - 1]?.slice(0, 30));
+        return;
+      }
+      res.end(lines.join(''));
+    });
+    try {
+      const client = new DocBatchClient({ ...fast, baseUrl: srv.url });
+      const lines: string[] = [];
+      for await (const l of client.resultLines('bat_1', { pageSize: 20 })) lines.push(l);
+      expect(lines).toEqual(Array.from({ length: total }, (_, i) => lineOf(i + 1)));
+      expect(cuts).toBe(2);
+      expect(srv.seen).toHaveLength(4);
+    } finally {
+      await srv.close();
+    }
+  });
 });
 
 describe('waitForBatch', () => {
