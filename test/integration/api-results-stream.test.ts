@@ -316,6 +316,26 @@ describe('large results', () => {
     expect(exact.res.headers.get('x-next-cursor')).toBeNull();
   });
 
+  it('streams pages of non-ASCII results, which take more bytes than characters', async () => {
+    // 2 to 4 bytes per UTF-16 unit: more than the first buffer of a page assumes.
+    const text = (i: number): string => `${i} ${'üñî'.repeat(300)}${'日本語'.repeat(300)}🎉`;
+    const id = await upload(Array.from({ length: 300 }, (_, i) => ({ id: `ü${i + 1}`, text: 'x' })));
+    await writeOutcomes(
+      h.db.pool,
+      Array.from({ length: 300 }, (_, i) => ({
+        batchId: id,
+        seq: i + 1,
+        result: { translation: text(i + 1), source_lang: 'en', target_lang: 'es' },
+      })),
+    );
+    const { lines } = await ndjsonLines(`/v1/batches/${id}/results`);
+    expect(lines).toHaveLength(300);
+    expect(lines).toEqual((await jsonPages(id)).map((l) => JSON.stringify(l)));
+    expect((JSON.parse(lines[299] as string) as { result: { translation: string } }).result.translation).toBe(
+      text(300),
+    );
+  });
+
   it('answers 404 to another tenant', async () => {
     const other = await h.newTenant('other-results');
     const res = await h.request(`/v1/batches/${batchId}/results`, { key: other.key });

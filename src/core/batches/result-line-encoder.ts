@@ -57,13 +57,32 @@ function rowBound(r: ResultTextRow): number {
   );
 }
 
-/** Writes into one buffer sized for the rows it will hold. */
+/** Size of a row whose text is ASCII and needs no escape (the usual case), in bytes. */
+function rowGuess(r: ResultTextRow): number {
+  return (
+    r.client_id.length +
+    (r.result?.length ?? 0) +
+    (r.error?.length ?? 0) +
+    (r.metadata?.length ?? 0) +
+    LINE_OVERHEAD
+  );
+}
+
+/** Writes into one buffer, sized for the usual case and grown when a row might not fit. */
 class LineWriter {
-  readonly buf: Buffer;
+  buf: Buffer;
   pos = 0;
 
   constructor(capacity: number) {
     this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Makes room for `n` more bytes. */
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
   }
 
   bytes(src: Uint8Array): void {
@@ -173,11 +192,19 @@ class LineWriter {
  * ending with `\n`: the same bytes as `JSON.stringify` of the parsed line.
  */
 export function encodeResultLines(rows: readonly ResultTextRow[], from = 0, to = rows.length): Buffer {
-  let capacity = 0;
-  for (let i = from; i < to; i++) capacity += rowBound(rows[i] as ResultTextRow);
-  const w = new LineWriter(capacity);
+  // Room for every row at its usual size plus the largest row at its worst: the buffer grows only
+  // for pages of escapes or non-ASCII text.
+  let guess = 0;
+  let largest = 0;
   for (let i = from; i < to; i++) {
     const r = rows[i] as ResultTextRow;
+    guess += rowGuess(r);
+    largest = Math.max(largest, rowBound(r));
+  }
+  const w = new LineWriter(guess + largest);
+  for (let i = from; i < to; i++) {
+    const r = rows[i] as ResultTextRow;
+    w.reserve(rowBound(r));
     w.bytes(ID_KEY);
     w.jsonString(r.client_id);
     w.bytes(STATUS_KEY);
