@@ -1,8 +1,10 @@
 /**
  * Results-streaming benchmark: `GET /v1/batches/{id}/results` (NDJSON, whole set, one request) and
  * the SDK's paged iterator, against a raw keyset `SELECT ... WHERE seq > $last ORDER BY seq LIMIT n`
- * loop over the same rows that serializes the same lines (the baseline), in the same run. Also
- * samples the API process's RSS while it streams.
+ * loop over the same rows that serializes the same lines (the baseline), in the same run. A second
+ * baseline is the read the API does, in this process without HTTP: the same keyset loop with the
+ * jsonb columns as text, encoded by the API's own encoder (so the ratio to it is the cost of HTTP,
+ * auth and backpressure alone). Also samples the API process's RSS while it streams.
  *
  *   node scripts/run-ts.js bench/results-streaming.ts [--results-docs 200000]
  *
@@ -13,6 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { copyEscape } from '../src/core/batches';
+import { encodeResultLines } from '../src/core/batches/result-line-encoder';
+import type { ResultTextRow } from '../src/core/batches/result-line-encoder';
 import { createTenantWithKey } from '../src/core/tenants';
 import { DocBatchClient } from '../src/sdk';
 import { figure, flag, isMain, mb, rssSampler, runMain, scratch, spawnDocbatch } from './scratch';
@@ -107,6 +111,39 @@ async function rawKeyset(
   return { rows, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Second baseline: the API's read (jsonb as text) and encoder, in this process, without HTTP. */
+async function rawTextKeyset(
+  url: string,
+  batchId: string,
+  page: number,
+): Promise<{ rows: number; seconds: number }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  const t0 = performance.now();
+  let last = 0;
+  let rows = 0;
+  let bytes = 0;
+  try {
+    for (;;) {
+      const r = await client.query<ResultTextRow>(
+        `SELECT seq, client_id, status, result::text AS result, error::text AS error, metadata::text AS metadata
+           FROM documents
+          WHERE batch_id = $1 AND seq > $2 AND status IN ('completed', 'failed', 'cancelled', 'expired')
+          ORDER BY seq LIMIT $3`,
+        [batchId, last, page],
+      );
+      bytes += encodeResultLines(r.rows).length;
+      rows += r.rows.length;
+      if (r.rows.length < page) break;
+      last = (r.rows[r.rows.length - 1] as ResultTextRow).seq;
+    }
+  } finally {
+    await client.end();
+  }
+  if (bytes === 0 && rows > 0) throw new Error('unreachable');
+  return { rows, seconds: (performance.now() - t0) / 1000 };
+}
+
 /** One streamed GET of the whole result set; counts lines. */
 async function apiStream(
   url: string,
@@ -144,6 +181,9 @@ export async function runResultsStreaming(docs: number): Promise<StreamingOutcom
     await rawKeyset(s.url, batchId, 5_000);
     const raw = await rawKeyset(s.url, batchId, 5_000);
     if (raw.rows !== docs) throw new Error(`raw keyset read ${raw.rows} rows, expected ${docs}`);
+    await rawTextKeyset(s.url, batchId, 5_000);
+    const rawText = await rawTextKeyset(s.url, batchId, 5_000);
+    if (rawText.rows !== docs) throw new Error(`raw text keyset read ${rawText.rows} rows, expected ${docs}`);
     const pid = api.child.pid as number;
     const sampler = rssSampler(pid, 100);
     const idle = sampler.samples[0]?.[1] ?? 0;
@@ -157,10 +197,17 @@ export async function runResultsStreaming(docs: number): Promise<StreamingOutcom
     const sdkSeconds = (performance.now() - t0) / 1000;
     if (sdkRows !== docs) throw new Error(`SDK iterator read ${sdkRows} lines, expected ${docs}`);
     const base = { name: 'raw keyset SELECT + serialize', value: raw.rows / raw.seconds };
+    const textBase = { name: 'raw keyset SELECT ::text + encode', value: rawText.rows / rawText.seconds };
     const peak = Math.max(...samples.map(([, v]) => v));
     return {
       figures: [
         figure('results-streaming', 'raw keyset SELECT (baseline)', base.value, 'rows/s'),
+        figure(
+          'results-streaming',
+          'raw keyset SELECT ::text + encode (API read, no HTTP)',
+          textBase.value,
+          'rows/s',
+        ),
         figure(
           'results-streaming',
           'GET /results NDJSON stream',
@@ -168,6 +215,13 @@ export async function runResultsStreaming(docs: number): Promise<StreamingOutcom
           'rows/s',
           base,
           `${docs} rows, ${mb(stream.bytes)} MB`,
+        ),
+        figure(
+          'results-streaming',
+          'GET /results NDJSON stream, to the API read without HTTP',
+          stream.rows / stream.seconds,
+          'rows/s',
+          textBase,
         ),
         figure(
           'results-streaming',
