@@ -32,8 +32,8 @@ const size = (name: string, full: number, quick: number): number => flag(name, Q
 const SIZES = {
   ingestDocs: size('ingest-docs', 100_000, 20_000),
   ingestChars: size('ingest-chars', 1_000, 500),
-  pipelineDocs: size('pipeline-docs', 4_000, 1_000),
-  pipelineBs1Docs: size('pipeline-bs1-docs', 800, 200),
+  pipelineDocs: size('pipeline-docs', 100_000, 1_000),
+  pipelineBs1Docs: size('pipeline-bs1-docs', 5_000, 200),
   queueJobs: size('queue-jobs', 5_000, 2_000),
   resultsDocs: size('results-docs', 100_000, 20_000),
   webhooks: size('webhooks', 500, 100),
