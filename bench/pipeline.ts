@@ -223,9 +223,9 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
     const registry = new ModelRegistry();
-    const info = registry.resolve('classification');
-    const docs = corpus(DOCS);
     const backendName = await initTfBackend(BACKEND);
+    const info = await registry.resolve('classification');
+    const docs = corpus(DOCS);
     console.log(
       `model: ${info.id}, backend: ${backendName}, documents: ${fmt(DOCS)} (max ${MAX_CHARS} chars)`,
     );

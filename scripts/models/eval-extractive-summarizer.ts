@@ -75,7 +75,7 @@ function topKeywords(tokens: string[], n: number): string[] {
 async function main(): Promise<void> {
   const backend = await initTfBackend((args.get('backend') ?? 'auto') as TfBackendChoice);
   const registry = new ModelRegistry();
-  const info = registry.resolve('summarization', args.get('model'));
+  const info = await registry.resolve('summarization', args.get('model'));
   const model = await registry.load(info);
   const addresses = evaluationAddresses();
   console.log(

@@ -18,7 +18,7 @@ const BATCH = 64;
 async function main(): Promise<void> {
   const backend = await initTfBackend((args.get('backend') ?? 'auto') as TfBackendChoice);
   const registry = new ModelRegistry();
-  const info = registry.resolve('classification', args.get('model') ?? 'spam-classifier');
+  const info = await registry.resolve('classification', args.get('model') ?? 'spam-classifier');
   const model = await registry.load(info);
   const splitName = (args.get('split') ?? 'test') as 'test' | 'validation';
   const examples: SpamExample[] = loadSpamSplit()[splitName];

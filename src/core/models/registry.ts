@@ -2,7 +2,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../errors';
+import { DEFAULT_MAX_LENGTH } from './classification/classifier-config';
 import { loadTextClassifier } from './classification/text-classifier';
+import { ModelError, modelErrorCode, type ModelErrorCode } from './model-errors';
 import { loadExtractiveSummarizer } from './summarization/extractive-summarizer';
 import { loadTranslator } from './translation';
 import { TASKS, type ModelInfo, type Task, type TaskModel } from './types';
@@ -23,6 +25,12 @@ import { TASKS, type ModelInfo, type Task, type TaskModel } from './types';
 
 /** Builds a ready TaskModel from a repository entry. Keyed by `config.json` `runtime`. */
 export type ModelLoader = (info: ModelInfo) => Promise<TaskModel>;
+
+/**
+ * Runtimes whose files are opened and checked when the repository is read (a model that fails is
+ * not listed): loading one checks every part against the others and runs a probe document.
+ */
+export const CHECKED_RUNTIMES: ReadonlySet<string> = new Set(['text-classifier']);
 
 export const DEFAULT_LOADERS: Readonly<Record<string, ModelLoader>> = {
   'text-classifier': loadTextClassifier,
@@ -46,13 +54,28 @@ export interface ModelRegistryOptions {
   strict?: boolean;
   /** Receives one line per skipped entry and per load (structured fields, no document data). */
   log?: RegistryLog;
+  /**
+   * Keep the models loaded by the checks (workers, which serve them next); default false: the API
+   * and `docbatch models check` load each model once to check it, then release it.
+   */
+  keepCheckedModels?: boolean;
 }
 
 /** A repository entry that was skipped, with the reason (also logged). */
 export interface RegistryProblem {
   dir: string;
   message: string;
+  /** `name@version`, when config.json could be read. */
+  id?: string;
+  /** MODEL_LOAD_FAILED or MODEL_INCOMPATIBLE for a model whose files failed the checks. */
+  code?: ModelErrorCode;
+  /** The file and field at fault, relative to `dir`, when known. */
+  file?: string;
+  field?: string;
 }
+
+/** A valid entry, and whether it comes from MODELS_DIR (which wins defaults over bundled names). */
+type ScannedModel = ModelInfo & { fromUser: boolean };
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,99}$/i;
 const VERSION_RE = /^[1-9][0-9]{0,8}$/;
@@ -62,9 +85,15 @@ const configSchema = z
     name: z.string().regex(NAME_RE),
     task: z.enum(TASKS),
     runtime: z.string().min(1),
-    max_length: z.number().int().positive(),
+    max_length: z.number().int().positive().optional(),
     default: z.boolean().optional(),
-    labels: z.array(z.string().min(1)).min(2).optional(),
+    labels: z
+      .array(z.string().min(1))
+      .min(2, {
+        message:
+          'at least 2 labels (a one-unit sigmoid model lists both, e.g. ["negative", "positive"], with "output": "sigmoid")',
+      })
+      .optional(),
     source_lang: z.string().min(2).optional(),
     target_lang: z.string().min(2).optional(),
   })
@@ -77,6 +106,9 @@ const configSchema = z
     }
     if (c.task === 'translation' && (!c.source_lang || !c.target_lang)) {
       ctx.addIssue({ code: 'custom', message: 'translation needs source_lang and target_lang' });
+    }
+    if (c.max_length === undefined && c.runtime !== 'text-classifier') {
+      ctx.addIssue({ code: 'custom', path: ['max_length'], message: 'required' });
     }
   });
 
@@ -101,7 +133,9 @@ export class ModelRegistry {
   private readonly repositories: string[];
   private readonly loaders: Record<string, ModelLoader>;
   private readonly loaded = new Map<string, Promise<TaskModel>>();
-  private models: ModelInfo[] | undefined;
+  /** Outcome of each entry's file check (by `name@version`): undefined = passed. */
+  private readonly checks = new Map<string, Promise<RegistryProblem | undefined>>();
+  private models: ScannedModel[] | undefined;
   private skipped: RegistryProblem[] = [];
 
   constructor(private readonly options: ModelRegistryOptions = {}) {
@@ -115,31 +149,61 @@ export class ModelRegistry {
     this.loaders = { ...DEFAULT_LOADERS, ...options.loaders };
   }
 
-  /** Every servable model, sorted by task, name and version; exactly one per task has `default: true`. */
-  list(): ModelInfo[] {
-    return this.scan().map((m) => ({ ...m }));
+  /**
+   * Every servable model, sorted by task, name and version; exactly one per task has
+   * `default: true`. Models whose files fail the checks are left out (see {@link problems}).
+   */
+  async list(): Promise<ModelInfo[]> {
+    return (await this.served()).map((m) => ({ ...m }));
   }
 
-  /** Entries that were skipped during the last scan (invalid config.json, unknown runtime, ...). */
-  problems(): RegistryProblem[] {
-    this.scan();
-    return [...this.skipped];
+  /** Entries whose config.json is valid, before their files are checked (no I/O beyond config.json). */
+  configured(): ModelInfo[] {
+    return markDefaults(this.scan());
+  }
+
+  /**
+   * Entries that are not served: skipped while the repository was read (invalid config.json,
+   * unknown runtime, ...) and models whose files failed the checks (with code, file and field).
+   */
+  async problems(): Promise<RegistryProblem[]> {
+    const models = this.scan();
+    const failed = await Promise.all(models.map((m) => this.check(m)));
+    return [...this.skipped, ...failed.filter((p): p is RegistryProblem => p !== undefined)];
   }
 
   /** Re-reads the repositories (models added or removed on disk). Loaded models stay cached. */
   refresh(): void {
     this.models = undefined;
+    this.checks.clear();
     this.scan();
   }
 
   /**
-   * Resolves a batch's `task` + optional `model` to one repository entry.
-   * `name` = its latest version, `name@version` = exactly that version, absent = the task's default.
+   * Resolves a batch's `task` + optional `model` to one served entry.
+   * `name` = its latest served version, `name@version` = exactly that version, absent = the task's
+   * default.
    * @throws AppError `UNKNOWN_TASK` when no model serves the task, `UNKNOWN_MODEL` when the model does
-   * not exist or belongs to another task.
+   * not exist, belongs to another task, or is not served because its files failed the checks (the
+   * message says why).
    */
-  resolve(task: string, nameOrId?: string | null): ModelInfo {
-    const models = this.scan();
+  async resolve(task: string, nameOrId?: string | null): Promise<ModelInfo> {
+    const configured = this.scan();
+    const at = nameOrId ? nameOrId.lastIndexOf('@') : -1;
+    const name = !nameOrId ? undefined : at === -1 ? nameOrId : nameOrId.slice(0, at);
+    const versionText = nameOrId && at !== -1 ? nameOrId.slice(at + 1) : undefined;
+    // Only the entries that can answer are checked (a worker resolves one exact id).
+    const exact =
+      name !== undefined && versionText !== undefined && VERSION_RE.test(versionText)
+        ? configured.find((m) => m.name === name && m.version === Number(versionText))
+        : undefined;
+    if (exact && exact.task === task) {
+      const problem = await this.check(exact);
+      if (problem) throw notServed(exact.id, problem);
+      // The default flag as if every entry of the task passed (the others are not checked here).
+      return { ...markDefaults(configured.filter((m) => m.task === task)).find((m) => m.id === exact.id)! };
+    }
+    const models = await this.served();
     const forTask = models.filter((m) => m.task === task);
     if (forTask.length === 0) {
       const known = [...new Set(models.map((m) => m.task))].join(', ');
@@ -148,16 +212,11 @@ export class ModelRegistry {
         `no model serves task '${task}' (available tasks: ${known || 'none'})`,
       );
     }
-    if (nameOrId === undefined || nameOrId === null || nameOrId === '') {
-      return { ...forTask.find((m) => m.default)! };
-    }
-    const at = nameOrId.lastIndexOf('@');
-    const name = at === -1 ? nameOrId : nameOrId.slice(0, at);
-    const versionText = at === -1 ? undefined : nameOrId.slice(at + 1);
+    if (name === undefined) return { ...forTask.find((m) => m.default)! };
     const unknown = (): AppError =>
       new AppError(
         'UNKNOWN_MODEL',
-        `unknown model '${nameOrId}' for task '${task}' (available: ${forTask.map((m) => m.id).join(', ')})`,
+        `unknown model '${nameOrId}' for task '${task}' (available: ${forTask.map((m) => m.id).join(', ') || 'none'})`,
       );
     if (versionText !== undefined && !VERSION_RE.test(versionText)) throw unknown();
     const candidates = models.filter((m) => m.name === name);
@@ -165,14 +224,25 @@ export class ModelRegistry {
       versionText === undefined
         ? candidates[candidates.length - 1]
         : candidates.find((m) => m.version === Number(versionText));
-    if (!match) throw unknown();
+    if (!match) {
+      const broken = configured.find(
+        (m) => m.name === name && (versionText === undefined || m.version === Number(versionText)),
+      );
+      const problem = broken ? await this.check(broken) : undefined;
+      if (broken && problem) throw notServed(broken.id, problem);
+      throw unknown();
+    }
     if (match.task !== task) {
       throw new AppError('UNKNOWN_MODEL', `model '${match.id}' serves task '${match.task}', not '${task}'`);
     }
     return { ...match };
   }
 
-  /** Loads (once) and returns the model `id` (`name@version`, or a ModelInfo from list/resolve). */
+  /**
+   * Loads (once) and returns the model `id` (`name@version`, or a ModelInfo from list/resolve).
+   * A model whose files fail rejects with a {@link ModelError} (MODEL_LOAD_FAILED or
+   * MODEL_INCOMPATIBLE) naming the file and field.
+   */
   load(idOrInfo: string | ModelInfo): Promise<TaskModel> {
     const id = typeof idOrInfo === 'string' ? idOrInfo : idOrInfo.id;
     const cached = this.loaded.get(id);
@@ -188,7 +258,7 @@ export class ModelRegistry {
       },
       (err: unknown) => {
         this.loaded.delete(id);
-        throw err;
+        throw asModelError(err);
       },
     );
     this.loaded.set(id, promise);
@@ -208,6 +278,52 @@ export class ModelRegistry {
   async disposeAll(): Promise<void> {
     const ids = [...this.loaded.keys()];
     await Promise.all(ids.map((id) => this.unload(id)));
+  }
+
+  /**
+   * Checks one entry's files (once per scan): runtimes in {@link CHECKED_RUNTIMES} load the model,
+   * which checks every part and runs a probe document. Resolves to the problem, or undefined.
+   */
+  private check(info: ModelInfo): Promise<RegistryProblem | undefined> {
+    const cached = this.checks.get(info.id);
+    if (cached) return cached;
+    if (!CHECKED_RUNTIMES.has(info.runtime!)) {
+      const ok = Promise.resolve(undefined);
+      this.checks.set(info.id, ok);
+      return ok;
+    }
+    const wasLoaded = this.loaded.has(info.id);
+    const promise = this.load(info).then(
+      async (model) => {
+        if (!wasLoaded && !this.options.keepCheckedModels) await this.unload(info.id);
+        void model;
+        return undefined;
+      },
+      (err: unknown) => {
+        const e = asModelError(err);
+        const problem: RegistryProblem = { dir: info.dir, id: info.id, message: e.message, code: e.code };
+        if (e.file) problem.file = e.file;
+        if (e.field) problem.field = e.field;
+        this.options.log?.('model not served: its files failed the checks', {
+          model: info.id,
+          dir: info.dir,
+          code: e.code,
+          file: e.file,
+          field: e.field,
+          reason: e.message,
+        });
+        return problem;
+      },
+    );
+    this.checks.set(info.id, promise);
+    return promise;
+  }
+
+  /** The served models (config.json valid, files checked), with one default per task. */
+  private async served(task?: string): Promise<ModelInfo[]> {
+    const configured = this.scan().filter((m) => task === undefined || m.task === task);
+    const problems = await Promise.all(configured.map((m) => this.check(m)));
+    return markDefaults(configured.filter((_, i) => !problems[i]));
   }
 
   private skip(dir: string, message: string): void {
@@ -245,7 +361,7 @@ export class ModelRegistry {
       name,
       version: Number(version),
       task: c.task as Task,
-      maxLength: c.max_length,
+      maxLength: c.max_length ?? classifierMaxLength(c),
       dir,
       runtime: c.runtime,
       default: c.default ?? false,
@@ -257,10 +373,10 @@ export class ModelRegistry {
     return info;
   }
 
-  private scan(): ModelInfo[] {
+  private scan(): ScannedModel[] {
     if (this.models) return this.models;
     this.skipped = [];
-    const byId = new Map<string, ModelInfo & { fromUser: boolean }>();
+    const byId = new Map<string, ScannedModel>();
     this.repositories.forEach((repo, repoIndex) => {
       for (const name of subdirs(repo)) {
         if (!NAME_RE.test(name)) continue;
@@ -292,7 +408,7 @@ export class ModelRegistry {
       }
       return true;
     });
-    this.models = markDefaults(consistent);
+    this.models = consistent;
     return this.models;
   }
 }
@@ -302,10 +418,10 @@ export class ModelRegistry {
  * (a name from MODELS_DIR wins over a bundled one, then the alphabetically first); without any
  * such name, the alphabetically first name's latest version.
  */
-function markDefaults(models: (ModelInfo & { fromUser: boolean })[]): ModelInfo[] {
-  const latest = new Map<string, ModelInfo & { fromUser: boolean }>();
+function markDefaults(models: ScannedModel[]): ModelInfo[] {
+  const latest = new Map<string, ScannedModel>();
   for (const m of models) latest.set(m.name, m);
-  const defaults = new Map<Task, ModelInfo & { fromUser: boolean }>();
+  const defaults = new Map<Task, ScannedModel>();
   for (const m of latest.values()) {
     const current = defaults.get(m.task);
     const better =
@@ -316,4 +432,28 @@ function markDefaults(models: (ModelInfo & { fromUser: boolean })[]): ModelInfo[
   }
   const defaultIds = new Set([...defaults.values()].map((m) => m.id));
   return models.map(({ fromUser: _fromUser, ...m }) => ({ ...m, default: defaultIds.has(m.id) }));
+}
+
+/** `max_length` of a text-classifier that leaves it out: its `input.length`, else the default. */
+function classifierMaxLength(c: Record<string, unknown>): number {
+  const input = c.input as { length?: unknown } | undefined;
+  return typeof input?.length === 'number' && Number.isInteger(input.length) && input.length > 0
+    ? input.length
+    : DEFAULT_MAX_LENGTH;
+}
+
+/** Any load error as a ModelError (an error that is not one is a file the loader could not read). */
+function asModelError(err: unknown): ModelError {
+  if (err instanceof ModelError) return err;
+  const code = modelErrorCode(err);
+  const e = err as { message?: unknown; file?: string; field?: string };
+  const message = (err instanceof Error ? err.message : String(e?.message ?? err))
+    .split('\n')[0]!
+    .slice(0, 500);
+  return new ModelError(code ?? 'MODEL_LOAD_FAILED', message, e?.file, e?.field);
+}
+
+/** The API error for a model that exists but is not served. */
+function notServed(id: string, problem: RegistryProblem): AppError {
+  return new AppError('UNKNOWN_MODEL', `model '${id}' is not served: ${problem.message}`);
 }

@@ -18,7 +18,7 @@ import {
  * Every model in the bundled repository (whatever the task: classification, summarization,
  * translation) through the same checks, on the wasm and cpu backends.
  */
-const MODELS: ModelInfo[] = new ModelRegistry().list();
+const MODELS: ModelInfo[] = new ModelRegistry().configured();
 
 jest.setTimeout(120_000);
 

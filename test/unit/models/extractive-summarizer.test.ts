@@ -18,7 +18,7 @@ describe('extractive summarizer', () => {
 
   beforeAll(async () => {
     await initTfBackend('wasm');
-    model = await registry.load(registry.resolve('summarization').id);
+    model = await registry.load((await registry.resolve('summarization')).id);
   });
   afterAll(() => registry.disposeAll());
 

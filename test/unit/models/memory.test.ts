@@ -11,8 +11,8 @@ describe('tensor memory', () => {
 
   beforeAll(async () => {
     await initTfBackend('wasm');
-    classifier = await registry.load(registry.resolve('classification').id);
-    summarizer = await registry.load(registry.resolve('summarization').id);
+    classifier = await registry.load((await registry.resolve('classification')).id);
+    summarizer = await registry.load((await registry.resolve('summarization')).id);
   });
   afterAll(() => registry.disposeAll());
 
@@ -39,7 +39,7 @@ describe('tensor memory', () => {
     expect(tf.memory().numTensors).toBeLessThan(before);
     const fresh = new ModelRegistry();
     const start = tf.memory().numTensors;
-    await fresh.load(fresh.resolve('classification').id);
+    await fresh.load((await fresh.resolve('classification')).id);
     await fresh.disposeAll();
     expect(tf.memory().numTensors).toBe(start);
   });

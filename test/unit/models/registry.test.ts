@@ -8,9 +8,9 @@ import { ModelRegistry } from '../../../src/core/models/registry';
 import type { ClassificationResult, ModelInfo, TaskModel } from '../../../src/core/models/types';
 import { writeUserClassifier } from './user-model-fixture';
 
-function codeOf(fn: () => unknown): string | undefined {
+async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     return err instanceof AppError ? err.code : `not an AppError: ${String(err)}`;
   }
@@ -44,36 +44,34 @@ describe('ModelRegistry', () => {
 
   afterAll(() => rmSync(userRepo, { recursive: true, force: true }));
 
-  it('discovers models in MODELS_DIR beside the bundled repository', () => {
+  it('discovers models in MODELS_DIR beside the bundled repository', async () => {
     const registry = new ModelRegistry({ modelsDir: userRepo });
-    const ids = registry.list().map((m) => m.id);
+    const ids = (await registry.list()).map((m) => m.id);
     expect(ids).toEqual(
       expect.arrayContaining(['sentiment-mini@1', 'sentiment-mini@2', 'extractive-summarizer@1']),
     );
     expect(ids).not.toContain('broken@1');
     expect(ids).not.toContain('odd-runtime@1');
-    expect(
-      registry
-        .problems()
-        .map((p) => path.basename(path.dirname(p.dir)))
-        .sort(),
-    ).toEqual(['broken', 'odd-runtime']);
+    expect((await registry.problems()).map((p) => path.basename(path.dirname(p.dir))).sort()).toEqual([
+      'broken',
+      'odd-runtime',
+    ]);
   });
 
-  it('marks exactly one default per task, preferring a default-flagged MODELS_DIR model', () => {
+  it('marks exactly one default per task, preferring a default-flagged MODELS_DIR model', async () => {
     const registry = new ModelRegistry({ modelsDir: userRepo });
-    const list = registry.list();
+    const list = await registry.list();
     for (const task of new Set(list.map((m) => m.task))) {
       expect(list.filter((m) => m.task === task && m.default)).toHaveLength(1);
     }
-    expect(registry.resolve('classification').id).toBe('sentiment-mini@2');
-    expect(registry.resolve('summarization').id).toBe('extractive-summarizer@1');
+    expect((await registry.resolve('classification')).id).toBe('sentiment-mini@2');
+    expect((await registry.resolve('summarization')).id).toBe('extractive-summarizer@1');
   });
 
-  it('resolves name to the latest version and name@version exactly', () => {
+  it('resolves name to the latest version and name@version exactly', async () => {
     const registry = new ModelRegistry({ modelsDir: userRepo, bundledDir: null });
-    expect(registry.resolve('classification', 'sentiment-mini').id).toBe('sentiment-mini@2');
-    expect(registry.resolve('classification', 'sentiment-mini@1')).toMatchObject<Partial<ModelInfo>>({
+    expect((await registry.resolve('classification', 'sentiment-mini')).id).toBe('sentiment-mini@2');
+    expect(await registry.resolve('classification', 'sentiment-mini@1')).toMatchObject<Partial<ModelInfo>>({
       id: 'sentiment-mini@1',
       version: 1,
       labels: ['neg', 'pos'],
@@ -83,22 +81,24 @@ describe('ModelRegistry', () => {
     });
   });
 
-  it('rejects unknown models, versions and tasks with stable codes', () => {
+  it('rejects unknown models, versions and tasks with stable codes', async () => {
     const registry = new ModelRegistry({ modelsDir: userRepo });
-    expect(codeOf(() => registry.resolve('classification', 'nope'))).toBe('UNKNOWN_MODEL');
-    expect(codeOf(() => registry.resolve('classification', 'sentiment-mini@3'))).toBe('UNKNOWN_MODEL');
-    expect(codeOf(() => registry.resolve('classification', 'sentiment-mini@latest'))).toBe('UNKNOWN_MODEL');
-    expect(codeOf(() => registry.resolve('classification', 'sentiment-mini@01'))).toBe('UNKNOWN_MODEL');
-    expect(codeOf(() => registry.resolve('summarization', 'sentiment-mini'))).toBe('UNKNOWN_MODEL');
-    expect(codeOf(() => registry.resolve('sentiment', undefined))).toBe('UNKNOWN_TASK');
+    expect(await codeOf(() => registry.resolve('classification', 'nope'))).toBe('UNKNOWN_MODEL');
+    expect(await codeOf(() => registry.resolve('classification', 'sentiment-mini@3'))).toBe('UNKNOWN_MODEL');
+    expect(await codeOf(() => registry.resolve('classification', 'sentiment-mini@latest'))).toBe(
+      'UNKNOWN_MODEL',
+    );
+    expect(await codeOf(() => registry.resolve('classification', 'sentiment-mini@01'))).toBe('UNKNOWN_MODEL');
+    expect(await codeOf(() => registry.resolve('summarization', 'sentiment-mini'))).toBe('UNKNOWN_MODEL');
+    expect(await codeOf(() => registry.resolve('sentiment', undefined))).toBe('UNKNOWN_TASK');
     const onlyUser = new ModelRegistry({ modelsDir: userRepo, bundledDir: null });
-    expect(codeOf(() => onlyUser.resolve('summarization'))).toBe('UNKNOWN_TASK');
-    expect(onlyUser.resolve('classification', '').id).toBe('sentiment-mini@2');
+    expect(await codeOf(() => onlyUser.resolve('summarization'))).toBe('UNKNOWN_TASK');
+    expect((await onlyUser.resolve('classification', '')).id).toBe('sentiment-mini@2');
   });
 
   it('loads a user tfjs classifier by name and serves it through the text-classifier runtime', async () => {
     const registry = new ModelRegistry({ modelsDir: userRepo, bundledDir: null });
-    const info = registry.resolve('classification', 'sentiment-mini');
+    const info = await registry.resolve('classification', 'sentiment-mini');
     const model = await registry.load(info);
     expect(model.info.id).toBe('sentiment-mini@2');
     const docs = ['A great movie, good plot', 'awful. Bad bad movie', 'GOOD!'];
@@ -158,7 +158,7 @@ describe('ModelRegistry', () => {
         }),
       );
       const registry = new ModelRegistry({ modelsDir: repo });
-      const info = registry.resolve('summarization', 'extractive-summarizer@1');
+      const info = await registry.resolve('summarization', 'extractive-summarizer@1');
       expect(info.dir).toBe(dir);
       expect(info.maxLength).toBe(50);
     } finally {
@@ -179,7 +179,7 @@ describe('bundled spam-classifier', () => {
 
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    model = await registry.load(registry.resolve('classification', 'spam-classifier').id);
+    model = await registry.load((await registry.resolve('classification', 'spam-classifier')).id);
   });
   afterAll(() => registry.disposeAll());
 
@@ -188,7 +188,7 @@ describe('bundled spam-classifier', () => {
   });
 
   it('loads the same way from a hand-built ModelInfo without config (config.json is read from dir)', async () => {
-    const { config: _config, ...bare } = registry.resolve('classification', 'spam-classifier');
+    const { config: _config, ...bare } = await registry.resolve('classification', 'spam-classifier');
     const direct = await loadTextClassifier(bare);
     try {
       const mail = 'Subject: hello\nReceived: x\n\nFREE money click here now';
