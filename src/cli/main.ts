@@ -68,6 +68,8 @@ commands:
   results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
                             download results as NDJSON (stdout by default), resuming after drops
   models                    models the server can run
+  models check [DIR]        check a model repository (or one <name>/<version> directory) the way
+                            the server will, without a server; default: bundled + MODELS_DIR
   keys create --tenant NAME create a tenant (if new) and an API key (needs DATABASE_URL)
   keys revoke KEY_OR_ID     revoke an API key
   keys list --tenant NAME   list a tenant's keys
@@ -128,7 +130,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     json,
     interactive: io.stderr.isTTY === true && !json,
   };
-  const maxArgs: Record<string, number> = { submit: 1, keys: 2 };
+  const maxArgs: Record<string, number> = { submit: 1, keys: 2, models: 2 };
   if (args.length > (maxArgs[command] ?? (command === 'models' || command === 'list' ? 0 : 1))) {
     throw new UsageError(`too many arguments for ${command}: ${args.join(' ')}`);
   }
@@ -165,8 +167,13 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         out: str(values.out),
         pageSize: str(values['page-size']),
       });
-    case 'models':
-      return models(ctx);
+    case 'models': {
+      if (args[0] === undefined) return models(ctx);
+      if (args[0] !== 'check') throw new UsageError(`unknown models subcommand ${JSON.stringify(args[0])}`);
+      // Loaded on demand: it pulls in TensorFlow.js and the model layer.
+      const { modelsCheck } = await import('./commands/models-check');
+      return modelsCheck(ctx, args[1]);
+    }
     case 'keys': {
       // Loaded on demand: it pulls in Prisma and pg, which the API commands do not need.
       const { keys } = await import('./commands/keys');
