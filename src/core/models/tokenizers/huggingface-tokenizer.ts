@@ -1,0 +1,485 @@
+import {
+  ByteLevelPreTokenizer,
+  FixedLengthPreTokenizer,
+  NFCNormalizer,
+  NFDNormalizer,
+  NFKCNormalizer,
+  NFKDNormalizer,
+  PrecompiledNormalizer,
+  PrependNormalizer,
+  ReplaceNormalizer,
+  ReplacePreTokenizer,
+  SplitPreTokenizer,
+  StripAccentsNormalizer,
+  StripNormalizer,
+  Tokenizer,
+} from '@huggingface/tokenizers';
+import { loadFailed } from '../model-errors';
+import type { TextTokenizer, TokenizedText } from './text-tokenizer';
+
+/*
+ * A Hugging Face `tokenizers` tokenizer.json, run by the maintained pure-JS library
+ * @huggingface/tokenizers (models, added-token matching, BPE merges, byte-level mapping), with the
+ * parts where that library differs from the Rust `tokenizers` library that Python uses replaced
+ * by exact ports of the Rust behaviour (each difference was found with the golden fixtures in
+ * test/fixtures/tokenizers, written by Python `tokenizers`):
+ *
+ * - Normalizers `BertNormalizer` and `Lowercase`: Rust lowercases character by character (a final
+ *   `Σ` becomes `σ`; JavaScript's `toLowerCase()` applies Final_Sigma and gives `ς`); Rust's
+ *   `handle_chinese_chars` also isolates CJK characters outside the BMP (the library looks at
+ *   UTF-16 units and misses them), with Rust's exact ranges; Rust strips accents before lowercasing.
+ * - Pre-tokenizers `BertPreTokenizer`, `Whitespace`, `WhitespaceSplit`, `ByteLevel`: whitespace is
+ *   Unicode White_Space (Rust `char::is_whitespace`, Oniguruma `\s`: U+0085 is whitespace, U+FEFF
+ *   is not; JavaScript `\s` is the other way round); `Whitespace`'s `\w` is Unicode (the library's
+ *   is ASCII, splitting `café` into `caf` + `é`).
+ * - `Metaspace` with `split: true` (the default) splits before every `▁` as Rust does (the library
+ *   keeps the whole text as one word: the same ids in practice, but BPE over a 100,000-character
+ *   "word"); a file from before `prepend_scheme` with `add_prefix_space: false` prepends nothing.
+ * - `Punctuation` isolates each punctuation character (Rust's default behaviour; the library groups
+ *   runs), `Digits` uses Unicode decimal digits (the library's `\d` is ASCII).
+ * - Truncation (the file's `truncation` block, or `maxIds`) and the post-processor's special tokens
+ *   are applied here, from the file, the way Rust does: the library has no truncation.
+ *
+ * Known gaps (not in the tested models): `Precompiled` (SentencePiece's charsmap) is approximated
+ * by the library with NFKC; BPE `continuing_subword_prefix` and added tokens' `single_word` are not
+ * supported by the library; BPE without an `unk_token` drops an unknown character without letting
+ * its neighbours merge (Rust lets them merge); Unicode tables follow Node's ICU (Unicode 17), not
+ * the Rust build's.
+ */
+
+/** Unicode White_Space: Rust `char::is_whitespace` and Oniguruma's Unicode `\s`. */
+const WS = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+/** Rust `is_bert_punc`: ASCII punctuation or Unicode P*. */
+const PUNCT = '\\p{P}\\x21-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7e';
+/** Rust regex `\w` (Unicode). */
+const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+
+const BERT_CONTROL = /[\0\ufffd]|(?![\t\n\r])[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu;
+const WHITESPACE = new RegExp(`[${WS}]`, 'gu');
+/** Rust `BertNormalizer::is_chinese_char` (its 0x2B920 differs from BERT's Python 0x2B820). */
+const CHINESE =
+  /[\u4e00-\u9fff\u3400-\u4dbf\u{20000}-\u{2a6df}\u{2a700}-\u{2b73f}\u{2b740}-\u{2b81f}\u{2b920}-\u{2ceaf}\uf900-\ufaff\u{2f800}-\u{2fa1f}]/gu;
+const NONSPACING_MARK = /\p{Mn}/gu;
+const BERT_PRE = new RegExp(`[^${WS}${PUNCT}]+|[${PUNCT}]`, 'gu');
+const WHITESPACE_PRE = new RegExp(`[${WORD}]+|[^${WORD}${WS}]+`, 'gu');
+const WHITESPACE_SPLIT_PRE = new RegExp(`[^${WS}]+`, 'gu');
+const BYTE_LEVEL_PATTERN = new RegExp(
+  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`,
+  'gu',
+);
+
+/** Rust `NormalizedString::lowercase`: per character, so `Σ` is always `σ` (no Final_Sigma). */
+export function rustLowercase(text: string): string {
+  if (!text.includes('\u03a3')) return text.toLowerCase();
+  return text
+    .split('\u03a3')
+    .map((s) => s.toLowerCase())
+    .join('\u03c3');
+}
+
+type NormalizeFn = (text: string) => string;
+type PreTokenizeFn = (pieces: string[], sectionIndex: number | undefined) => string[];
+type Json = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function bertNormalizer(cfg: Json): NormalizeFn {
+  const cleanText = cfg.clean_text !== false;
+  const chinese = cfg.handle_chinese_chars !== false;
+  const lowercase = cfg.lowercase !== false;
+  const stripAccents = typeof cfg.strip_accents === 'boolean' ? cfg.strip_accents : lowercase;
+  return (text) => {
+    if (cleanText) text = text.replace(BERT_CONTROL, '').replace(WHITESPACE, ' ');
+    if (chinese) text = text.replace(CHINESE, ' $& ');
+    if (stripAccents) text = text.normalize('NFD').replace(NONSPACING_MARK, '');
+    if (lowercase) text = rustLowercase(text);
+    return text;
+  };
+}
+
+const LIBRARY_NORMALIZERS: Record<string, new (cfg: never) => { normalize(text: string): string }> = {
+  NFC: NFCNormalizer,
+  NFD: NFDNormalizer,
+  NFKC: NFKCNormalizer,
+  NFKD: NFKDNormalizer,
+  Strip: StripNormalizer,
+  StripAccents: StripAccentsNormalizer,
+  Replace: ReplaceNormalizer,
+  Prepend: PrependNormalizer,
+  Precompiled: PrecompiledNormalizer,
+};
+
+function buildNormalizer(cfg: unknown, field: string): NormalizeFn | null {
+  if (cfg === null || cfg === undefined) return null;
+  if (!isRecord(cfg)) throw new FieldError(field, 'not a JSON object');
+  switch (cfg.type) {
+    case 'BertNormalizer':
+      return bertNormalizer(cfg);
+    case 'Lowercase':
+      return rustLowercase;
+    case 'Sequence': {
+      if (!Array.isArray(cfg.normalizers)) throw new FieldError(`${field}.normalizers`, 'not an array');
+      const parts = cfg.normalizers
+        .map((n, i) => buildNormalizer(n, `${field}.normalizers[${i}]`))
+        .filter((n): n is NormalizeFn => n !== null);
+      return (text) => parts.reduce((t, n) => n(t), text);
+    }
+    default: {
+      const Impl = typeof cfg.type === 'string' ? LIBRARY_NORMALIZERS[cfg.type] : undefined;
+      if (!Impl) throw new FieldError(`${field}.type`, `unsupported normalizer ${JSON.stringify(cfg.type)}`);
+      const n = new Impl(cfg as never);
+      return (text) => n.normalize(text);
+    }
+  }
+}
+
+function matchAll(re: RegExp): (text: string) => string[] {
+  return (text) => text.match(re) ?? [];
+}
+
+/** Splits before every `rep` (Rust `split(rep, MergedWithNext)`), dropping empty pieces. */
+function splitMergedWithNext(text: string, rep: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = text.indexOf(rep); i !== -1; i = text.indexOf(rep, i + rep.length)) {
+    if (i > start) out.push(text.slice(start, i));
+    start = i;
+  }
+  if (start < text.length) out.push(text.slice(start));
+  return out;
+}
+
+function metaspace(cfg: Json): PreTokenizeFn {
+  const rep = typeof cfg.replacement === 'string' ? cfg.replacement : '\u2581';
+  const scheme =
+    typeof cfg.prepend_scheme === 'string'
+      ? cfg.prepend_scheme.toLowerCase()
+      : cfg.add_prefix_space === false
+        ? 'never'
+        : 'always';
+  const split = cfg.split !== false;
+  return (pieces, sectionIndex) =>
+    pieces.flatMap((piece) => {
+      let s = piece.replaceAll(' ', rep);
+      if (!s.startsWith(rep) && (scheme === 'always' || (scheme === 'first' && (sectionIndex ?? 0) === 0))) {
+        s = rep + s;
+      }
+      return split ? splitMergedWithNext(s, rep) : s ? [s] : [];
+    });
+}
+
+function punctuation(cfg: Json, field: string): (text: string) => string[] {
+  const behavior = typeof cfg.behavior === 'string' ? cfg.behavior.toLowerCase() : 'isolated';
+  if (behavior === 'isolated') return matchAll(new RegExp(`[^${PUNCT}]+|[${PUNCT}]`, 'gu'));
+  if (behavior === 'contiguous') return matchAll(new RegExp(`[^${PUNCT}]+|[${PUNCT}]+`, 'gu'));
+  if (behavior === 'removed') return matchAll(new RegExp(`[^${PUNCT}]+`, 'gu'));
+  if (behavior === 'mergedwithprevious')
+    return matchAll(new RegExp(`[^${PUNCT}]*[${PUNCT}]|[^${PUNCT}]+`, 'gu'));
+  if (behavior === 'mergedwithnext') return matchAll(new RegExp(`[${PUNCT}]?[^${PUNCT}]+|[${PUNCT}]`, 'gu'));
+  throw new FieldError(`${field}.behavior`, `unsupported behavior ${JSON.stringify(cfg.behavior)}`);
+}
+
+function perPiece(fn: (text: string) => string[]): PreTokenizeFn {
+  return (pieces) => pieces.flatMap(fn);
+}
+
+const LIBRARY_PRE_TOKENIZERS: Record<
+  string,
+  new (cfg: never) => { pre_tokenize_text(text: string): string[] }
+> = {
+  Split: SplitPreTokenizer,
+  Replace: ReplacePreTokenizer,
+  FixedLength: FixedLengthPreTokenizer,
+};
+
+function buildPreTokenizer(cfg: unknown, field: string): PreTokenizeFn | null {
+  if (cfg === null || cfg === undefined) return null;
+  if (!isRecord(cfg)) throw new FieldError(field, 'not a JSON object');
+  switch (cfg.type) {
+    case 'BertPreTokenizer':
+      return perPiece(matchAll(BERT_PRE));
+    case 'Whitespace':
+      return perPiece(matchAll(WHITESPACE_PRE));
+    case 'WhitespaceSplit':
+      return perPiece(matchAll(WHITESPACE_SPLIT_PRE));
+    case 'Metaspace':
+      return metaspace(cfg);
+    case 'Punctuation':
+      return perPiece(punctuation(cfg, field));
+    case 'Digits':
+      return perPiece(matchAll(cfg.individual_digits ? /[^\p{Nd}]+|\p{Nd}/gu : /[^\p{Nd}]+|\p{Nd}+/gu));
+    case 'ByteLevel': {
+      const b = new ByteLevelPreTokenizer(cfg as never);
+      b.pattern = BYTE_LEVEL_PATTERN;
+      return perPiece((text) => b.pre_tokenize_text(text));
+    }
+    case 'Sequence': {
+      if (!Array.isArray(cfg.pretokenizers)) throw new FieldError(`${field}.pretokenizers`, 'not an array');
+      const parts = cfg.pretokenizers
+        .map((p, i) => buildPreTokenizer(p, `${field}.pretokenizers[${i}]`))
+        .filter((p): p is PreTokenizeFn => p !== null);
+      return (pieces, sectionIndex) => parts.reduce((ps, p) => p(ps, sectionIndex), pieces);
+    }
+    default: {
+      const Impl = typeof cfg.type === 'string' ? LIBRARY_PRE_TOKENIZERS[cfg.type] : undefined;
+      if (!Impl)
+        throw new FieldError(`${field}.type`, `unsupported pre-tokenizer ${JSON.stringify(cfg.type)}`);
+      const p = new Impl(cfg as never);
+      return perPiece((text) => p.pre_tokenize_text(text));
+    }
+  }
+}
+
+/** The special ids a post-processor puts around one sequence, with their type ids. */
+interface Specials {
+  prefix: number[];
+  prefixTypes: number[];
+  suffix: number[];
+  suffixTypes: number[];
+  /** Type id of the sequence's own ids. */
+  typeId: number;
+}
+
+const NO_SPECIALS: Specials = { prefix: [], prefixTypes: [], suffix: [], suffixTypes: [], typeId: 0 };
+
+function intField(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new FieldError(field, `not a non-negative integer: ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function tokenIdPair(v: unknown, field: string): number {
+  if (!Array.isArray(v) || v.length !== 2) throw new FieldError(field, 'not a [token, id] pair');
+  return intField(v[1], `${field}[1]`);
+}
+
+/** Rust's post-processors, for a single sequence (`encode(text)`), as data. */
+function buildPostProcessor(cfg: unknown, field: string): Specials {
+  if (cfg === null || cfg === undefined) return NO_SPECIALS;
+  if (!isRecord(cfg)) throw new FieldError(field, 'not a JSON object');
+  switch (cfg.type) {
+    case 'ByteLevel':
+      return NO_SPECIALS;
+    case 'BertProcessing':
+    case 'RobertaProcessing':
+      return {
+        prefix: [tokenIdPair(cfg.cls, `${field}.cls`)],
+        prefixTypes: [0],
+        suffix: [tokenIdPair(cfg.sep, `${field}.sep`)],
+        suffixTypes: [0],
+        typeId: 0,
+      };
+    case 'TemplateProcessing': {
+      if (!Array.isArray(cfg.single)) throw new FieldError(`${field}.single`, 'not an array');
+      const specials = isRecord(cfg.special_tokens) ? cfg.special_tokens : {};
+      const out: Specials = { prefix: [], prefixTypes: [], suffix: [], suffixTypes: [], typeId: 0 };
+      let seen = false;
+      cfg.single.forEach((piece: unknown, i) => {
+        const f = `${field}.single[${i}]`;
+        if (isRecord(piece) && isRecord(piece.Sequence)) {
+          seen = true;
+          out.typeId = intField(piece.Sequence.type_id ?? 0, `${f}.Sequence.type_id`);
+        } else if (isRecord(piece) && isRecord(piece.SpecialToken)) {
+          const name = piece.SpecialToken.id;
+          const special = typeof name === 'string' ? specials[name] : undefined;
+          if (!isRecord(special) || !Array.isArray(special.ids)) {
+            throw new FieldError(
+              `${field}.special_tokens`,
+              `no ids for special token ${JSON.stringify(name)}`,
+            );
+          }
+          const typeId = intField(piece.SpecialToken.type_id ?? 0, `${f}.SpecialToken.type_id`);
+          for (const id of special.ids) {
+            (seen ? out.suffix : out.prefix).push(intField(id, `${field}.special_tokens.${name}.ids`));
+            (seen ? out.suffixTypes : out.prefixTypes).push(typeId);
+          }
+        } else throw new FieldError(f, 'neither a Sequence nor a SpecialToken');
+      });
+      return out;
+    }
+    case 'Sequence': {
+      if (!Array.isArray(cfg.processors)) throw new FieldError(`${field}.processors`, 'not an array');
+      // Each processor wraps the encoding the previous one gave (its ids take the new sequence type).
+      return cfg.processors.reduce((inner: Specials, p: unknown, i: number) => {
+        const outer = buildPostProcessor(p, `${field}.processors[${i}]`);
+        if (outer === NO_SPECIALS) return inner;
+        return {
+          prefix: [...outer.prefix, ...inner.prefix],
+          prefixTypes: [...outer.prefixTypes, ...inner.prefix.map(() => outer.typeId)],
+          suffix: [...inner.suffix, ...outer.suffix],
+          suffixTypes: [...inner.suffix.map(() => outer.typeId), ...outer.suffixTypes],
+          typeId: outer.typeId,
+        };
+      }, NO_SPECIALS);
+    }
+    default:
+      throw new FieldError(`${field}.type`, `unsupported post-processor ${JSON.stringify(cfg.type)}`);
+  }
+}
+
+/** The parts of the library's Tokenizer this module swaps for exact ports (public fields). */
+interface LibraryParts {
+  normalizer: unknown;
+  pre_tokenizer: unknown;
+}
+
+/** Truncation settings: the file's `truncation` block. */
+interface Truncation {
+  maxLength: number | null;
+  left: boolean;
+}
+
+/** Hugging Face pad-token names tried, in order, when the file has no `padding.pad_id`. */
+const PAD_TOKENS = ['[PAD]', '<pad>', '<|padding|>'];
+
+/**
+ * A Hugging Face `tokenizers` tokenizer (tokenizer.json). `encode(text)` gives exactly Python's
+ * `Tokenizer.from_file(f).encode(text)` ids and type ids (special tokens added by the
+ * post-processor, the file's `truncation` applied); `encode(text, maxIds)` what it gives after
+ * `enable_truncation(max_length=maxIds)` (direction from the file's `truncation`, else right).
+ * The file's `padding` is not applied (padding is input shaping); its `pad_id` is {@link padId}.
+ */
+export class HuggingFaceTokenizer implements TextTokenizer {
+  readonly type = 'huggingface';
+  readonly vocabSize: number;
+  readonly padId: number;
+  private readonly lib: Tokenizer;
+  private readonly specials: Specials;
+  private readonly truncation: Truncation;
+
+  /** `json` is the parsed tokenizer.json; throws a ModelError naming `file` and the field. */
+  constructor(json: unknown, file = 'tokenizer.json') {
+    try {
+      if (!isRecord(json)) throw new FieldError('', 'not a JSON object');
+      if (!isRecord(json.model)) throw new FieldError('model', 'missing or not a JSON object');
+      if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) {
+        throw new FieldError('added_tokens', 'not an array');
+      }
+      const normalizer = buildNormalizer(json.normalizer, 'normalizer');
+      const preTokenizer = buildPreTokenizer(json.pre_tokenizer, 'pre_tokenizer');
+      this.specials = buildPostProcessor(json.post_processor, 'post_processor');
+      this.truncation = readTruncation(json.truncation);
+      const full = {
+        normalizer: null,
+        pre_tokenizer: null,
+        post_processor: null,
+        decoder: null,
+        added_tokens: [],
+        ...json,
+      };
+      try {
+        this.lib = new Tokenizer(full, {});
+      } catch (err) {
+        throw new FieldError('model', (err as Error).message.split('\n')[0] ?? 'invalid');
+      }
+      const parts = this.lib as unknown as LibraryParts;
+      parts.normalizer = normalizer;
+      parts.pre_tokenizer = preTokenizer
+        ? (text: string, options?: { section_index?: number }) => preTokenizer([text], options?.section_index)
+        : null;
+      let maxId = -1;
+      for (const id of this.lib.get_vocab(true).values()) if (id > maxId) maxId = id;
+      for (const id of [...this.specials.prefix, ...this.specials.suffix]) if (id > maxId) maxId = id;
+      this.vocabSize = maxId + 1;
+      this.padId = readPadId(json.padding) ?? padTokenId(this.lib) ?? 0;
+    } catch (err) {
+      if (err instanceof FieldError) throw loadFailed(file, err.message, err.field || undefined);
+      throw err;
+    }
+  }
+
+  /** Number of special ids the post-processor adds to one sequence. */
+  get specialCount(): number {
+    return this.specials.prefix.length + this.specials.suffix.length;
+  }
+
+  encode(text: string, maxIds?: number): TokenizedText {
+    const content = this.lib.encode(text, { add_special_tokens: false }).ids;
+    const { prefix, prefixTypes, suffix, suffixTypes, typeId } = this.specials;
+    const limit = maxIds ?? this.truncation.maxLength;
+    let start = 0;
+    let end = content.length;
+    if (limit !== null) {
+      const keep = limit - prefix.length - suffix.length;
+      if (keep < 0) {
+        throw new RangeError(
+          `maxIds ${limit} is less than the ${prefix.length + suffix.length} special tokens`,
+        );
+      }
+      if (end > keep) {
+        if (this.truncation.left) start = end - keep;
+        else end = keep;
+      }
+    }
+    const n = prefix.length + (end - start) + suffix.length;
+    const ids = new Int32Array(n);
+    const typeIds = new Int32Array(n);
+    let k = 0;
+    for (let i = 0; i < prefix.length; i++, k++) {
+      ids[k] = prefix[i] as number;
+      typeIds[k] = prefixTypes[i] as number;
+    }
+    for (let i = start; i < end; i++) {
+      const id = content[i];
+      // The library maps a token it cannot find to `undefined` (no unk token): Rust drops it.
+      if (typeof id !== 'number') continue;
+      ids[k] = id;
+      typeIds[k++] = typeId;
+    }
+    for (let i = 0; i < suffix.length; i++, k++) {
+      ids[k] = suffix[i] as number;
+      typeIds[k] = suffixTypes[i] as number;
+    }
+    return k === n ? { ids, typeIds } : { ids: ids.slice(0, k), typeIds: typeIds.slice(0, k) };
+  }
+}
+
+function readTruncation(t: unknown): Truncation {
+  if (t === null || t === undefined) return { maxLength: null, left: false };
+  if (!isRecord(t)) throw new FieldError('truncation', 'not a JSON object');
+  const dir = t.direction ?? 'Right';
+  if (typeof dir !== 'string' || !['left', 'right'].includes(dir.toLowerCase())) {
+    throw new FieldError('truncation.direction', `not "Left" or "Right": ${JSON.stringify(dir)}`);
+  }
+  return { maxLength: intField(t.max_length, 'truncation.max_length'), left: dir.toLowerCase() === 'left' };
+}
+
+function readPadId(p: unknown): number | null {
+  if (p === null || p === undefined) return null;
+  if (!isRecord(p)) throw new FieldError('padding', 'not a JSON object');
+  return p.pad_id === undefined || p.pad_id === null ? null : intField(p.pad_id, 'padding.pad_id');
+}
+
+function padTokenId(lib: Tokenizer): number | null {
+  for (const t of PAD_TOKENS) {
+    const id = lib.token_to_id(t);
+    if (id !== undefined) return id;
+  }
+  return null;
+}
+
+/**
+ * Parses the content of a tokenizer.json; throws a ModelError `MODEL_LOAD_FAILED` naming `file`
+ * (and the field) when it is not JSON or not a tokenizer this module can run.
+ */
+export function parseHuggingFaceTokenizer(content: string, file = 'tokenizer.json'): HuggingFaceTokenizer {
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch (err) {
+    throw loadFailed(file, `not JSON (${(err as Error).message})`);
+  }
+  return new HuggingFaceTokenizer(json, file);
+}
