@@ -43,12 +43,20 @@ export function batchDepsFor(ctx: ApiContext): BatchDeps {
 }
 
 function buildBatchDeps(ctx: ApiContext): BatchDeps {
+  // Models load on the backend the API reports (a backend switch during a load could fail it).
+  const backendReady = initTfBackend(ctx.config.TF_BACKEND).catch(() => undefined);
   const models =
     ctx.models ??
     new ModelRegistry({
       modelsDir: ctx.config.MODELS_DIR,
-      log: (msg, fields) => ctx.logger.info(fields ?? {}, msg),
+      ready: backendReady,
+      log: (msg, fields) => ctx.logger[/skipped|not served/.test(msg) ? 'warn' : 'info'](fields ?? {}, msg),
     });
+  // Check the repository now (each refused model is logged with its file and field), not on the
+  // first request.
+  void Promise.resolve(models.list()).catch((err: unknown) =>
+    ctx.logger.warn({ err: (err as Error).message }, 'model repository check failed'),
+  );
   return {
     db: ctx.db,
     queues: ctx.queues,

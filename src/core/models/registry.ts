@@ -59,6 +59,8 @@ export interface ModelRegistryOptions {
    * and `docbatch models check` load each model once to check it, then release it.
    */
   keepCheckedModels?: boolean;
+  /** Awaited before any model loads (e.g. the TensorFlow.js backend being initialised). */
+  ready?: Promise<unknown>;
 }
 
 /** A repository entry that was skipped, with the reason (also logged). */
@@ -251,16 +253,18 @@ export class ModelRegistry {
     if (!info) return Promise.reject(new AppError('UNKNOWN_MODEL', `unknown model '${id}'`));
     const loader = this.loaders[info.runtime!]!;
     const started = Date.now();
-    const promise = loader({ ...info }).then(
-      (model) => {
-        this.options.log?.('model loaded', { model: id, runtime: info.runtime, ms: Date.now() - started });
-        return model;
-      },
-      (err: unknown) => {
-        this.loaded.delete(id);
-        throw asModelError(err);
-      },
-    );
+    const promise = Promise.resolve(this.options.ready)
+      .then(() => loader({ ...info }))
+      .then(
+        (model) => {
+          this.options.log?.('model loaded', { model: id, runtime: info.runtime, ms: Date.now() - started });
+          return model;
+        },
+        (err: unknown) => {
+          this.loaded.delete(id);
+          throw asModelError(err);
+        },
+      );
     this.loaded.set(id, promise);
     return promise;
   }
