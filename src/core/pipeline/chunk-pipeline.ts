@@ -15,6 +15,7 @@ import type { BatchRow, ChunkRange, ClaimResult, DocOutcome } from './chunk-stor
 import { DynamicBatcher } from './dynamic-batcher';
 import type { BatcherItem } from './dynamic-batcher';
 import type { InferenceClient } from './inference-client';
+import type { DocError } from './inference-protocol';
 import {
   documentsProcessed,
   inferenceSeconds,
@@ -32,7 +33,8 @@ import { paddingRatio } from './tensor-batcher';
  * 3. **batch**: the {@link DynamicBatcher} pools documents of every job that share a model and
  *    options, and cuts length-bucketed tensor batches by token budget and size;
  * 4. **check + run**: before each tensor batch the batches' status is read; documents of a
- *    cancelling or expired batch are settled instead of run;
+ *    cancelling or expired batch are settled instead of run; a model that cannot run fails the
+ *    batches of the tensor batch (not retried, see run-safe.ts);
  * 5. **write back**: one transaction per tensor batch writes every result (`UPDATE ... FROM unnest`)
  *    and finalizes the batches. A job resolves when all its documents are written.
  */
@@ -499,6 +501,10 @@ export class ChunkPipeline {
       return;
     }
     inferenceSeconds.observe({ task }, reply.seconds);
+    if (reply.modelError) {
+      await this.failModel(items, reply.modelError);
+      return;
+    }
     const outcomes: DocOutcome[] = items.map((it, i) => {
       const r = reply.results[i]!;
       return 'error' in r
@@ -575,6 +581,49 @@ export class ChunkPipeline {
     for (const it of all) {
       if (status) it.run.summary[status]++;
       this.finishOne(it.run);
+    }
+  }
+
+  /**
+   * The model cannot run (see run-safe.ts): every batch of the tensor batch fails as a whole with
+   * `error` (its unfinished documents too), without a retry: the same model would fail the same
+   * way. Their documents waiting in the pool or the reserve leave it, and their jobs resolve now.
+   * When Postgres cannot be written, the jobs fail instead (retried, as any infrastructure error).
+   */
+  private async failModel(items: Item[], error: DocError): Promise<void> {
+    for (const batchId of new Set(items.map((it) => it.run.batchId))) {
+      const ran = items.filter((it) => it.run.batchId === batchId);
+      let failedNow: boolean;
+      try {
+        failedNow = await failWholeBatch(this.pool, batchId, error);
+      } catch (err) {
+        this.failRuns(ran, err as Error);
+        continue;
+      }
+      const cached = this.statusCache.get(batchId);
+      if (cached?.row)
+        this.statusCache.set(batchId, { row: { ...cached.row, status: 'failed' }, at: Date.now() });
+      const waiting = [
+        ...this.batcher.remove((it) => it.run.batchId === batchId),
+        ...this.unstage((it) => it.run.batchId === batchId),
+      ];
+      if (waiting.length > 0) this.inference.release(Int32Array.from(waiting, (it) => it.handle));
+      const open = [...ran, ...waiting].filter((it) => !it.run.settled);
+      if (failedNow) {
+        this.logger.error(
+          { batchId, model: ran[0]!.run.modelId, error, documents: open.length },
+          'model cannot run: batch failed',
+        );
+      }
+      if (open.length > 0) {
+        documentsProcessed.inc({ task: open[0]!.run.task, outcome: 'failed' }, open.length);
+        this.onFinished(open.length);
+      }
+      for (const it of open) it.run.summary.failed++;
+      for (const run of new Set(open.map((it) => it.run))) {
+        run.settled = true;
+        run.resolve(run.summary);
+      }
     }
   }
 

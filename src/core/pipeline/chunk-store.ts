@@ -242,11 +242,14 @@ export async function settleRangeNow(
   });
 }
 
-/** Fails a whole batch (its model cannot load). */
-export async function failWholeBatch(pool: Pool, batchId: string, error: DocError): Promise<void> {
-  await withTransaction(pool, async (c) => {
+/**
+ * Fails a whole batch (its model cannot load or cannot run): its unfinished documents and the
+ * batch get `error`. False when the batch had already ended (e.g. another worker failed it).
+ */
+export async function failWholeBatch(pool: Pool, batchId: string, error: DocError): Promise<boolean> {
+  return withTransaction(pool, async (c) => {
     await lockBatches(c, [batchId]);
-    await failBatch(c, batchId, error);
+    return (await failBatch(c, batchId, error)) !== null;
   });
 }
 

@@ -3,7 +3,9 @@ import type { MessagePort } from 'node:worker_threads';
 import { initTfBackend } from '../models/backend';
 import { ModelRegistry } from '../models/registry';
 import type { EncodedDocument, TaskModel } from '../models/types';
-import { docError, firstLine, modelLoadError } from './inference-errors';
+import { modelErrorCode } from '../models/model-errors';
+import { loadBatchModel } from './batch-model';
+import { docError, firstLine, modelLoadError, modelRunError } from './inference-errors';
 import type {
   EncodeRequest,
   EncoderInitRequest,
@@ -37,7 +39,7 @@ async function encode(id: number, req: EncodeRequest): Promise<void> {
   if (!registry) throw new Error('tokenizer thread not initialised');
   let model: TaskModel;
   try {
-    model = await registry.load(registry.resolve(req.task, req.model));
+    model = await loadBatchModel(registry, req.task, req.model);
   } catch (err) {
     store(id, { type: 'store', handles: req.handles, modelError: modelLoadError(req.model, err) });
     return;
@@ -45,17 +47,25 @@ async function encode(id: number, req: EncodeRequest): Promise<void> {
   const docs: (EncodedDocument | null)[] = new Array<EncodedDocument | null>(req.texts.length).fill(null);
   const errors: StoreRequest['errors'] = new Array<null>(req.texts.length).fill(null);
   let total = 0;
-  req.texts.forEach((text, i) => {
-    try {
-      const doc = model.encode(text, req.options);
-      docs[i] = doc;
-      total += doc.ids.length;
-    } catch (err) {
-      const de = docError(err);
-      if (!de) throw err;
-      errors[i] = de;
-    }
-  });
+  try {
+    req.texts.forEach((text, i) => {
+      try {
+        const doc = model.encode(text, req.options);
+        docs[i] = doc;
+        total += doc.ids.length;
+      } catch (err) {
+        const de = docError(err);
+        if (!de) throw err;
+        errors[i] = de;
+      }
+    });
+  } catch (err) {
+    // The model layer says the model cannot serve (e.g. its tokenizer does not fit): the batch fails.
+    if (!modelErrorCode(err)) throw err;
+    const modelError = modelRunError(model.info.id, err, 'cannot encode documents');
+    store(id, { type: 'store', handles: req.handles, modelError });
+    return;
+  }
   // The token ids of the whole request travel in one buffer (transferred, not copied), each
   // document's ids a view of it: one allocation per chunk instead of one per document, freed
   // when the chunk's last document has run.

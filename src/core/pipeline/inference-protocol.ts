@@ -76,9 +76,15 @@ export type EncodeReply =
   /** The model could not be resolved or loaded: the batch fails. */
   | { ok: false; modelError: DocError };
 export interface RunReply {
+  /** One per handle, in order (empty when `modelError` is set). */
   results: ({ result: TaskResult } | { error: DocError })[];
   /** Seconds spent in `runBatch` calls. */
   seconds: number;
+  /**
+   * The model cannot run (a ModelError, or it failed on every document it tried: see run-safe.ts)
+   * or cannot load any more: every batch of the tensor batch fails with this error, not retried.
+   */
+  modelError?: DocError;
 }
 
 /** Envelope: `id` matches a reply to its request; `error` is a thrown internal error (message only). */

@@ -3,8 +3,10 @@ import type { MessagePort } from 'node:worker_threads';
 import { initTfBackend } from '../models/backend';
 import type { TfBackendChoice } from '../models/backend';
 import { ModelRegistry } from '../models/registry';
-import type { EncodedDocument, TaskModel, TaskOptions, TaskResult } from '../models/types';
-import { docError, firstLine, modelLoadError } from './inference-errors';
+import { modelErrorCode } from '../models/model-errors';
+import type { EncodedDocument, TaskModel } from '../models/types';
+import { loadBatchModel } from './batch-model';
+import { docError, firstLine, modelLoadError, modelRunError } from './inference-errors';
 import type {
   DocError,
   EncodeReply,
@@ -17,6 +19,7 @@ import type {
   RunRequest,
   StoreRequest,
 } from './inference-protocol';
+import { runSafe } from './run-safe';
 
 /**
  * Entry of the worker's inference thread: owns the TensorFlow.js backend, the model registry and
@@ -26,6 +29,8 @@ import type {
 
 let registry: ModelRegistry | undefined;
 const encoded = new Map<number, { modelId: string; doc: EncodedDocument }>();
+/** Models that have produced results since they loaded: their run failures are per document (run-safe.ts). */
+const proven = new Set<string>();
 
 async function init(backend: string, modelsDir?: string, port?: MessagePort): Promise<InitReply> {
   const name = await initTfBackend(backend as TfBackendChoice);
@@ -37,8 +42,7 @@ async function init(backend: string, modelsDir?: string, port?: MessagePort): Pr
 
 async function loadModel(task: string, model: string): Promise<TaskModel> {
   if (!registry) throw new Error('inference thread not initialised');
-  const info = registry.resolve(task, model);
-  return registry.load(info);
+  return loadBatchModel(registry, task, model);
 }
 
 async function encode(req: EncodeRequest): Promise<EncodeReply> {
@@ -50,17 +54,28 @@ async function encode(req: EncodeRequest): Promise<EncodeReply> {
   }
   const lengths = new Int32Array(req.texts.length);
   const errors: (DocError | null)[] = new Array<DocError | null>(req.texts.length).fill(null);
-  req.texts.forEach((text, i) => {
-    try {
-      const doc = model.encode(text, req.options);
-      lengths[i] = doc.length;
-      encoded.set(req.handles[i]!, { modelId: model.info.id, doc });
-    } catch (err) {
-      const de = docError(err);
-      if (!de) throw err;
-      errors[i] = de;
+  const kept: number[] = [];
+  try {
+    req.texts.forEach((text, i) => {
+      try {
+        const doc = model.encode(text, req.options);
+        lengths[i] = doc.length;
+        encoded.set(req.handles[i]!, { modelId: model.info.id, doc });
+        kept.push(req.handles[i]!);
+      } catch (err) {
+        const de = docError(err);
+        if (!de) throw err;
+        errors[i] = de;
+      }
+    });
+  } catch (err) {
+    for (const h of kept) encoded.delete(h);
+    // The model layer says the model cannot serve (e.g. its tokenizer does not fit): the batch fails.
+    if (modelErrorCode(err)) {
+      return { ok: false, modelError: modelRunError(model.info.id, err, 'cannot encode documents') };
     }
-  });
+    throw err;
+  }
   return { ok: true, modelId: model.info.id, lengths, errors };
 }
 
@@ -88,53 +103,33 @@ async function store(req: StoreRequest): Promise<EncodeReply> {
   return { ok: true, modelId, lengths, errors: req.errors ?? docs.map(() => null) };
 }
 
-type Outcome = { result: TaskResult } | { error: DocError };
-
 /**
- * Runs a tensor batch. When `runBatch` throws for the batch, it is halved until the culprit runs
- * alone: a DocumentInputError then fails that document only; any other error fails the request.
+ * Runs a tensor batch through {@link runSafe}: per-document errors come back in `results`; a model
+ * that cannot run (or cannot load any more) comes back as `modelError` and fails the batch. Any
+ * other error (a missing handle) fails the request, and the chunk is retried.
  */
-async function runSafe(
-  model: TaskModel,
-  docs: EncodedDocument[],
-  options: TaskOptions,
-  timing: { seconds: number },
-): Promise<Outcome[]> {
-  const started = process.hrtime.bigint();
-  try {
-    const results = await model.runBatch(docs, options);
-    if (results.length !== docs.length) {
-      throw new Error(`${model.info.id} returned ${results.length} results for ${docs.length} documents`);
-    }
-    return results.map((result) => ({ result }));
-  } catch (err) {
-    const de = docError(err);
-    if (docs.length === 1) {
-      if (de) return [{ error: de }];
-      throw err;
-    }
-    const mid = docs.length >> 1;
-    const left = await runSafe(model, docs.slice(0, mid), options, timing);
-    const right = await runSafe(model, docs.slice(mid), options, timing);
-    return [...left, ...right];
-  } finally {
-    timing.seconds += Number(process.hrtime.bigint() - started) / 1e9;
-  }
-}
-
 async function run(req: RunRequest): Promise<RunReply> {
   if (!registry) throw new Error('inference thread not initialised');
-  const model = await registry.load(req.modelId);
-  const docs: EncodedDocument[] = [];
-  for (const h of req.handles) {
-    const e = encoded.get(h);
-    if (!e) throw new Error(`unknown document handle ${h}`);
-    docs.push(e.doc);
-  }
-  const timing = { seconds: 0 };
   try {
-    const results = await runSafe(model, docs, req.options, timing);
-    return { results, seconds: timing.seconds };
+    let model: TaskModel;
+    try {
+      model = await registry.load(req.modelId);
+    } catch (err) {
+      return { results: [], seconds: 0, modelError: modelLoadError(req.modelId, err) };
+    }
+    const docs: EncodedDocument[] = [];
+    for (const h of req.handles) {
+      const e = encoded.get(h);
+      if (!e) throw new Error(`unknown document handle ${h}`);
+      docs.push(e.doc);
+    }
+    const timing = { seconds: 0 };
+    const outcome = await runSafe(model, docs, req.options, proven.has(req.modelId), timing);
+    if ('modelError' in outcome) {
+      return { results: [], seconds: timing.seconds, modelError: outcome.modelError };
+    }
+    if (outcome.results.some((r) => 'result' in r)) proven.add(req.modelId);
+    return { results: outcome.results, seconds: timing.seconds };
   } finally {
     for (const h of req.handles) encoded.delete(h);
   }
@@ -155,6 +150,7 @@ async function handle(req: InferenceRequest): Promise<unknown> {
       return null;
     case 'dispose':
       encoded.clear();
+      proven.clear();
       await registry?.disposeAll();
       return null;
   }
