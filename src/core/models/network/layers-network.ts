@@ -1,0 +1,159 @@
+import * as tf from '@tensorflow/tfjs';
+import { incompatible, loadFailed } from '../model-errors';
+import './keras-compat-layers';
+import type { JsonObject } from './keras-layer-config';
+import { kerasIoNames, kerasVocabSize } from './keras-topology-facts';
+import type { Network, NetworkFormat, NetworkLoadOptions, NetworkSpec, TensorSpec } from './types';
+
+/**
+ * A {@link Network} over a tfjs LayersModel built from a normalised Keras config
+ * (keras-model-config.ts), with its weights set layer by layer from the artefact: each layer gets
+ * its own weights in its own order, every shape checked, so nothing depends on weight names
+ * matching between Keras and tfjs.
+ */
+
+/** One weight array as the artefact holds it. */
+export interface WeightArray {
+  /** Name in the artefact (`dense/kernel:0`, `layers/dense/vars/0`), for messages. */
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+/** Where the weights come from: the arrays of one layer (all of a nested model's), in Keras order. */
+export type WeightSource = (layer: string) => WeightArray[] | undefined;
+
+export interface BuildOptions extends NetworkLoadOptions {
+  format: NetworkFormat;
+  file: string;
+  /** Field the config was read from, for messages (`model_config`, `config.json`, `modelTopology`). */
+  field: string;
+  /** Field the weights were read from, for messages (`model_weights`, `model.weights.h5`, `weightsManifest`). */
+  weightsField: string;
+  writtenBy?: string;
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0]!.slice(0, 200);
+}
+
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function setLayerWeights(layer: tf.layers.Layer, arrays: WeightArray[], opts: BuildOptions): void {
+  const wanted = layer.weights;
+  const where = `${opts.weightsField} ${layer.name}`;
+  if (arrays.length !== wanted.length) {
+    throw incompatible(
+      opts.file,
+      where,
+      `${arrays.length} weights for layer '${layer.name}', which has ${wanted.length}`,
+    );
+  }
+  wanted.forEach((w, i) => {
+    const a = arrays[i]!;
+    if (!sameShape(a.shape, w.shape as number[])) {
+      throw incompatible(
+        opts.file,
+        where,
+        `weight '${a.name}' has shape [${a.shape.join(', ')}], layer '${layer.name}' needs [${w.shape.join(', ')}]`,
+      );
+    }
+  });
+  const tensors = arrays.map((a) => tf.tensor(a.values, a.shape, 'float32'));
+  try {
+    layer.setWeights(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/** Builds the model of a normalised Keras config and sets every layer's weights from `weights`. */
+export async function buildLayersNetwork(
+  topology: JsonObject,
+  weights: WeightSource,
+  opts: BuildOptions,
+): Promise<Network> {
+  let model: tf.LayersModel;
+  try {
+    model = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as tf.io.ModelJSON);
+  } catch (err) {
+    throw incompatible(opts.file, opts.field, `tfjs cannot build the model (${firstLine(err)})`);
+  }
+  try {
+    for (const layer of model.layers) {
+      if (layer.weights.length === 0) continue;
+      const arrays = weights(layer.name);
+      if (!arrays) throw loadFailed(opts.file, `no weights for layer '${layer.name}'`, opts.weightsField);
+      setLayerWeights(layer, arrays, opts);
+    }
+    return new LayersNetwork(model, specOf(model, topology, opts), opts);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+function specOf(model: tf.LayersModel, topology: JsonObject, opts: BuildOptions): NetworkSpec {
+  const names = kerasIoNames(topology);
+  const inputs: TensorSpec[] = model.inputs.map((t, i) => ({
+    name: names.inputs[i] || t.name,
+    shape: t.shape.map((d) => d ?? null),
+    dtype: t.dtype,
+  }));
+  const outputs: TensorSpec[] = model.outputs.map((t, i) => ({
+    name: names.outputs[i] || t.name,
+    shape: t.shape.map((d) => d ?? null),
+    dtype: t.dtype,
+  }));
+  const spec: NetworkSpec = { format: opts.format, inputs, outputs };
+  const vocabSize = kerasVocabSize(topology);
+  if (vocabSize !== undefined) spec.vocabSize = vocabSize;
+  if (opts.writtenBy) spec.writtenBy = opts.writtenBy;
+  return spec;
+}
+
+/** A loaded Keras / tfjs-layers network. */
+export class LayersNetwork implements Network {
+  private readonly outputIndex: number;
+  private disposed = false;
+
+  constructor(
+    private readonly model: tf.LayersModel,
+    readonly spec: NetworkSpec,
+    opts: BuildOptions,
+  ) {
+    const names = spec.outputs.map((o) => o.name);
+    this.outputIndex = opts.outputName === undefined ? 0 : names.indexOf(opts.outputName);
+    if (this.outputIndex < 0) {
+      model.dispose();
+      throw incompatible(
+        'config.json',
+        'output_name',
+        `${opts.file} has no output '${opts.outputName}' (outputs: ${names.join(', ')})`,
+      );
+    }
+  }
+
+  predict(feeds: Record<string, tf.Tensor>): Promise<tf.Tensor> {
+    if (this.disposed) return Promise.reject(new Error('network is disposed'));
+    const xs = this.spec.inputs.map((s) => {
+      const x = feeds[s.name];
+      if (!x) throw incompatible('config.json', 'inputs', `no tensor fed to input '${s.name}'`);
+      return x;
+    });
+    return Promise.resolve(
+      tf.tidy(() => {
+        const out = this.model.predict(xs.length === 1 ? xs[0]! : xs);
+        const y = Array.isArray(out) ? out[this.outputIndex]! : out;
+        return y.dtype === 'float32' ? y : tf.cast(y, 'float32');
+      }),
+    );
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
