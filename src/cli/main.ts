@@ -59,7 +59,7 @@ commands:
               [--metadata-columns a,b]
       upload FILE (NDJSON, JSON array, CSV/TSV with a header row, or text: one document per
       line; format from the extension or --format; "-" reads NDJSON from stdin); prints the
-      batch id. --wait follows it to the end (exit 1 unless it completes); --out saves results.
+      batch id. --wait follows it to the end (exit codes below); --out saves results.
   status ID [--wait]        show a batch (--wait: follow it to the end)
   list [--status S] [--limit N] [--all]
                             batches, newest first
@@ -78,7 +78,9 @@ global options:
   --url URL        server (env DOCBATCH_URL, default http://127.0.0.1:3000)
   --api-key KEY    API key (env DOCBATCH_API_KEY)
   --json           machine-readable output on stdout
-exit codes: 0 ok, 1 failed batch or command, 2 usage error`;
+exit codes: 0 ok (--wait: every document completed); 1 the command failed, or (--wait) the batch
+  ended failed, cancelled or expired; 2 usage error; 3 (--wait) the batch completed with failed
+  documents; 130 interrupted`;
 
 export interface CliIo {
   stdout: CliContext['stdout'];

@@ -6,6 +6,7 @@ import { runCli } from '../../src/cli/main';
 import { DocBatchClient } from '../../src/sdk';
 import type { Batch, ResultLine } from '../../src/sdk';
 import { waitFor } from '../support/wait-for';
+import { failWholeBatch } from '../../src/core/pipeline/chunk-store';
 import { processDocuments, startCliHarness } from './cli-harness';
 import type { CliHarness } from './cli-harness';
 
@@ -311,7 +312,7 @@ describe('follow a batch to the end', () => {
   const failIds = new Set(['d7', 'd150']);
   let batchId: string;
 
-  it('submit --wait --out shows progress, exits 0 and writes every result in input order', async () => {
+  it('submit --wait --out shows progress, writes every result in input order and exits 3 (2 documents failed)', async () => {
     const p = file(
       'wait.ndjson',
       Array.from({ length: N }, (_, i) =>
@@ -338,7 +339,7 @@ describe('follow a batch to the end', () => {
     await processDocuments(h.db, batchId, { seqFrom: 201, failIds });
     const r = await run;
     expect(r.stderr).toContain(`created ${batchId}`);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(3);
     expect(r.stdout.trim()).toBe(batchId);
     expect(r.stderr).toMatch(new RegExp(`${batchId} completed 300/300 \\(100%\\) 2 failed`));
     expect(r.stderr).toContain(`docbatch results ${batchId} --status failed`);
@@ -413,6 +414,77 @@ describe('follow a batch to the end', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ id, status: 'cancelled' });
     expect(finished.code).toBe(1);
     expect(finished.stderr).toContain('BATCH_FINISHED');
+  });
+});
+
+describe('--wait exit codes (docs/cli.md)', () => {
+  const MODEL_ERROR = {
+    code: 'MODEL_INCOMPATIBLE',
+    message: "model 'x@1' failed when it ran: Total size of new array must be unchanged.",
+  };
+
+  /** Runs `submit FILE --wait` (tagged by metadata), lets `finish` play the worker, returns the CLI result. */
+  async function submitAndWait(
+    tag: string,
+    finish: (id: string) => Promise<unknown>,
+    extra: string[] = [],
+  ): Promise<{ id: string; code: number | null; stdout: string; stderr: string }> {
+    const p = file(`${tag}.txt`, 'First line. Tail.\nSecond line. Tail.\nThird line. Tail.\n');
+    const run = h.cli(
+      ['submit', p, '--task', 'summarization', '--metadata', `run=${tag}`, '--wait', ...extra],
+      {
+        env: authed(),
+      },
+    );
+    const id = (await waitFor(async () => {
+      const r = await h.db.pool.query<{ id: string }>(`SELECT id FROM batches WHERE metadata->>'run' = $1`, [
+        tag,
+      ]);
+      return r.rows[0]?.id;
+    }, 'the batch to be created')) as string;
+    await finish(id);
+    return { id, ...(await run) };
+  }
+
+  it('0: the batch completed and every document completed', async () => {
+    const r = await submitAndWait('all-ok', (id) => processDocuments(h.db, id));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`batch ${r.id} completed: 3 documents`);
+  });
+
+  it('3: the batch completed but some documents failed (submit --wait and status --wait)', async () => {
+    const r = await submitAndWait('some-failed', (id) =>
+      processDocuments(h.db, id, { failIds: new Set(['2']) }),
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`batch ${r.id} completed: 2 ok, 1 failed`);
+    expect(r.stderr).toContain(`docbatch results ${r.id} --status failed`);
+    const s = await h.cli(['status', r.id, '--wait', '--json'], { env: authed() });
+    expect(s.code).toBe(3);
+    expect(JSON.parse(s.stdout)).toMatchObject({ status: 'completed', counts: { completed: 2, failed: 1 } });
+  });
+
+  it('1: the batch failed; its error code and message are printed (submit --wait and status --wait)', async () => {
+    const r = await submitAndWait('model-failed', (id) => failWholeBatch(h.db.pool, id, MODEL_ERROR));
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim()).toBe(r.id);
+    expect(r.stderr).toContain(`batch ${r.id} ended failed: MODEL_INCOMPATIBLE: ${MODEL_ERROR.message}`);
+    const [human, json] = await Promise.all([
+      h.cli(['status', r.id, '--wait'], { env: authed() }),
+      h.cli(['status', r.id, '--wait', '--json'], { env: authed() }),
+    ]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^status\s+failed$/m);
+    expect(human.stdout).toContain(`MODEL_INCOMPATIBLE: ${MODEL_ERROR.message}`);
+    expect(human.stderr).toContain(`ended failed: MODEL_INCOMPATIBLE: ${MODEL_ERROR.message}`);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 'failed',
+      error: MODEL_ERROR,
+      counts: { failed: 3 },
+    });
+    // Without --wait, status only shows the batch: exit 0.
+    expect((await h.cli(['status', r.id], { env: authed() })).code).toBe(0);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Batch, CreateBatchParams, ResultStatus, Task } from '../../sdk';
 import type { CliContext } from '../cli-context';
 import { clientFor, log, out } from '../cli-context';
+import { EXIT } from '../exit-codes';
 import { formatBytes, formatCount } from '../format';
 import { openInput } from '../inputs/read-documents';
 import { ProgressBar } from '../progress-bar';
@@ -128,20 +129,24 @@ function finishedTotal(b: Batch): number {
   return b.counts.completed + b.counts.failed + b.counts.cancelled + b.counts.expired;
 }
 
-/** Logs how a batch ended and returns the exit code: 0 when completed, 1 otherwise. */
+/** Logs how a batch ended and returns the exit code (see {@link EXIT}). */
 export function reportEnd(ctx: CliContext, batch: Batch): number {
   const c = batch.counts;
   if (batch.status === 'completed') {
+    const unfinished = c.total - c.completed;
+    if (unfinished === 0) {
+      log(ctx, `batch ${batch.id} completed: ${formatCount(c.completed)} documents`);
+      return EXIT.OK;
+    }
     const failed: ResultStatus = 'failed';
     log(
       ctx,
-      c.failed > 0
-        ? `batch ${batch.id} completed: ${formatCount(c.completed)} ok, ${formatCount(c.failed)} failed ` +
-            `(see \`docbatch results ${batch.id} --status ${failed}\`)`
-        : `batch ${batch.id} completed: ${formatCount(c.completed)} documents`,
+      `batch ${batch.id} completed: ${formatCount(c.completed)} ok, ${formatCount(c.failed)} failed ` +
+        `(see \`docbatch results ${batch.id} --status ${failed}\`)`,
     );
-    return 0;
+    return EXIT.DOCUMENTS_FAILED;
   }
-  log(ctx, `batch ${batch.id} ended ${batch.status}`);
-  return 1;
+  const cause = batch.error ? `: ${batch.error.code}: ${batch.error.message}` : '';
+  log(ctx, `batch ${batch.id} ended ${batch.status}${cause}`);
+  return EXIT.FAILED;
 }
