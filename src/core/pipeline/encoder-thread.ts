@@ -87,7 +87,10 @@ async function handle(msg: Envelope<EncoderInitRequest | EncodeRequest>): Promis
   if (req.type === 'init') {
     toInference = req.port;
     const backend = await initTfBackend('cpu');
-    registry = new ModelRegistry(req.modelsDir ? { modelsDir: req.modelsDir } : {});
+    registry = new ModelRegistry({
+      keepCheckedModels: true,
+      ...(req.modelsDir ? { modelsDir: req.modelsDir } : {}),
+    });
     parentPort?.postMessage({ id: msg.id, ok: true, payload: { backend } } satisfies ReplyEnvelope);
     return;
   }

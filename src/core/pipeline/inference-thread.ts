@@ -34,7 +34,7 @@ const proven = new Set<string>();
 
 async function init(backend: string, modelsDir?: string, port?: MessagePort): Promise<InitReply> {
   const name = await initTfBackend(backend as TfBackendChoice);
-  registry = new ModelRegistry(modelsDir ? { modelsDir } : {});
+  registry = new ModelRegistry({ keepCheckedModels: true, ...(modelsDir ? { modelsDir } : {}) });
   // Encoded documents from the tokenizer thread join the same one-at-a-time queue.
   port?.on('message', (msg: Envelope<InferenceRequest>) => enqueue(msg));
   return { backend: name };
