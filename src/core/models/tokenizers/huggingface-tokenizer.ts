@@ -1,5 +1,4 @@
 import {
-  ByteLevelPreTokenizer,
   FixedLengthPreTokenizer,
   NFCNormalizer,
   NFDNormalizer,
@@ -67,6 +66,45 @@ const BYTE_LEVEL_PATTERN = new RegExp(
   `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`,
   'gu',
 );
+
+/** GPT-2's `bytes_to_unicode`: the character standing for each byte in byte-level BPE. */
+const BYTE_CHARS: readonly string[] = (() => {
+  const chars: string[] = new Array<string>(256);
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    chars[b] = String.fromCharCode(printable ? b : 256 + n++);
+  }
+  return chars;
+})();
+
+const UTF8 = new TextEncoder();
+/** Byte-level mappings of recent pieces (words repeat: most pieces are found here). */
+const MAX_CACHE = 50_000;
+
+/** Rust `ByteLevel` pre-tokenizer: GPT-2's split (Oniguruma `\s`), each piece as byte characters. */
+function byteLevel(cfg: Json): (text: string) => string[] {
+  const addPrefixSpace = cfg.add_prefix_space === true;
+  const useRegex = cfg.use_regex !== false;
+  const cache = new Map<string, string>();
+  const map = (piece: string): string => {
+    let mapped = cache.get(piece);
+    if (mapped === undefined) {
+      const bytes = UTF8.encode(piece);
+      const chars = new Array<string>(bytes.length);
+      for (let i = 0; i < bytes.length; i++) chars[i] = BYTE_CHARS[bytes[i] as number] as string;
+      mapped = chars.join('');
+      if (cache.size >= MAX_CACHE) cache.clear();
+      cache.set(piece, mapped);
+    }
+    return mapped;
+  };
+  return (text) => {
+    if (addPrefixSpace && !text.startsWith(' ')) text = ' ' + text;
+    const pieces = useRegex ? (text.match(BYTE_LEVEL_PATTERN) ?? []) : [text];
+    return pieces.map(map);
+  };
+}
 
 /** Rust `NormalizedString::lowercase`: per character, so `Σ` is always `σ` (no Final_Sigma). */
 export function rustLowercase(text: string): string {
@@ -219,11 +257,8 @@ function buildPreTokenizer(cfg: unknown, field: string): PreTokenizeFn | null {
       return perPiece(punctuation(cfg, field));
     case 'Digits':
       return perPiece(matchAll(cfg.individual_digits ? /[^\p{Nd}]+|\p{Nd}/gu : /[^\p{Nd}]+|\p{Nd}+/gu));
-    case 'ByteLevel': {
-      const b = new ByteLevelPreTokenizer(cfg as never);
-      b.pattern = BYTE_LEVEL_PATTERN;
-      return perPiece((text) => b.pre_tokenize_text(text));
-    }
+    case 'ByteLevel':
+      return perPiece(byteLevel(cfg));
     case 'Sequence': {
       if (!Array.isArray(cfg.pretokenizers)) throw new FieldError(`${field}.pretokenizers`, 'not an array');
       const parts = cfg.pretokenizers
@@ -329,11 +364,82 @@ function buildPostProcessor(cfg: unknown, field: string): Specials {
   }
 }
 
-/** The parts of the library's Tokenizer this module swaps for exact ports (public fields). */
-interface LibraryParts {
-  normalizer: unknown;
-  pre_tokenizer: unknown;
+/** An added token (`added_tokens` of the file). */
+interface AddedToken {
+  content: string;
+  id: number;
+  lstrip: boolean;
+  rstrip: boolean;
+  special: boolean;
+  normalized: boolean;
 }
+
+/** A piece of text between added tokens, or an added token. */
+interface Section {
+  text: string;
+  added?: AddedToken;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Leftmost-longest matcher of added tokens (the library's DictionarySplitter), or null. */
+function addedMatcher(contents: string[]): RegExp | null {
+  if (contents.length === 0) return null;
+  const sorted = [...new Set(contents)].sort((a, b) => b.length - a.length);
+  return new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
+}
+
+/**
+ * Splits `text` around the added tokens `re` finds, then strips the whitespace an added token's
+ * `lstrip` / `rstrip` takes from its neighbours, as the library does.
+ */
+function splitAdded(text: string, re: RegExp | null, added: Map<string, AddedToken>): Section[] {
+  if (re === null) return [{ text }];
+  const out: Section[] = [];
+  let start = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m.index > start) out.push({ text: text.slice(start, m.index) });
+    out.push({ text: m[0], added: added.get(m[0]) });
+    start = m.index + m[0].length;
+  }
+  if (start < text.length) out.push({ text: text.slice(start) });
+  for (let i = 0; i < out.length; i++) {
+    const a = (out[i] as Section).added;
+    if (!a) continue;
+    const prev = out[i - 1];
+    const next = out[i + 1];
+    if (a.lstrip && prev && !prev.added) prev.text = prev.text.trimEnd();
+    if (a.rstrip && next && !next.added) next.text = next.text.trimStart();
+  }
+  return out;
+}
+
+function readAddedTokens(list: unknown): AddedToken[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new FieldError('added_tokens', 'not an array');
+  return list.map((t: unknown, i) => {
+    if (!isRecord(t) || typeof t.content !== 'string' || t.content === '') {
+      throw new FieldError(`added_tokens[${i}]`, 'not an added token (no content)');
+    }
+    return {
+      content: t.content,
+      id: intField(t.id, `added_tokens[${i}].id`),
+      lstrip: t.lstrip === true,
+      rstrip: t.rstrip === true,
+      special: t.special === true,
+      normalized: typeof t.normalized === 'boolean' ? t.normalized : t.special !== true,
+    };
+  });
+}
+
+/** The library's model as this module calls it: one pre-token in, its tokens out. */
+type ModelFn = ((pieces: string[]) => string[]) & {
+  tokens_to_ids: Map<string, number>;
+  unk_token_id?: number;
+};
 
 /** Truncation settings: the file's `truncation` block. */
 interface Truncation {
@@ -355,45 +461,67 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   readonly type = 'huggingface';
   readonly vocabSize: number;
   readonly padId: number;
-  private readonly lib: Tokenizer;
+  private readonly model: ModelFn;
+  private readonly normalize: NormalizeFn | null;
+  private readonly preTokenize: PreTokenizeFn | null;
   private readonly specials: Specials;
   private readonly truncation: Truncation;
+  private readonly added = new Map<string, AddedToken>();
+  /** Added tokens matched in the raw text (`normalized: false`). */
+  private readonly addedRaw: RegExp | null;
+  /** Added tokens matched in the normalized text (`normalized: true`, by their normalized form). */
+  private readonly addedNormalized: RegExp | null;
+  /** Ids of recent pre-tokens: the model's output for a word depends on nothing else. */
+  private readonly cache = new Map<string, readonly number[]>();
 
   /** `json` is the parsed tokenizer.json; throws a ModelError naming `file` and the field. */
   constructor(json: unknown, file = 'tokenizer.json') {
     try {
       if (!isRecord(json)) throw new FieldError('', 'not a JSON object');
       if (!isRecord(json.model)) throw new FieldError('model', 'missing or not a JSON object');
-      if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) {
-        throw new FieldError('added_tokens', 'not an array');
-      }
-      const normalizer = buildNormalizer(json.normalizer, 'normalizer');
-      const preTokenizer = buildPreTokenizer(json.pre_tokenizer, 'pre_tokenizer');
+      const addedTokens = readAddedTokens(json.added_tokens);
+      this.normalize = buildNormalizer(json.normalizer, 'normalizer');
+      this.preTokenize = buildPreTokenizer(json.pre_tokenizer, 'pre_tokenizer');
       this.specials = buildPostProcessor(json.post_processor, 'post_processor');
       this.truncation = readTruncation(json.truncation);
-      const full = {
-        normalizer: null,
-        pre_tokenizer: null,
-        post_processor: null,
-        decoder: null,
-        added_tokens: [],
-        ...json,
-      };
+      let lib: Tokenizer;
       try {
-        this.lib = new Tokenizer(full, {});
+        // Only the model (and its vocabulary with the added tokens) of the library is used.
+        lib = new Tokenizer(
+          {
+            ...json,
+            normalizer: null,
+            pre_tokenizer: null,
+            post_processor: null,
+            decoder: null,
+            added_tokens: json.added_tokens ?? [],
+          },
+          {},
+        );
       } catch (err) {
         throw new FieldError('model', (err as Error).message.split('\n')[0] ?? 'invalid');
       }
-      const parts = this.lib as unknown as LibraryParts;
-      parts.normalizer = normalizer;
-      parts.pre_tokenizer = preTokenizer
-        ? (text: string, options?: { section_index?: number }) => preTokenizer([text], options?.section_index)
-        : null;
+      this.model = lib.model as unknown as ModelFn;
+      const raw: string[] = [];
+      const normalized: string[] = [];
+      for (const t of addedTokens) {
+        this.added.set(t.content, t);
+        raw.push(t.content);
+        if (t.normalized && this.normalize) {
+          const n = this.normalize(t.content);
+          if (n !== '' && !this.added.has(n)) this.added.set(n, t);
+          if (n !== '') normalized.push(n);
+        }
+      }
+      this.addedRaw = addedMatcher(
+        addedTokens.filter((t) => !t.normalized || !this.normalize).map((t) => t.content),
+      );
+      this.addedNormalized = addedMatcher(normalized);
       let maxId = -1;
-      for (const id of this.lib.get_vocab(true).values()) if (id > maxId) maxId = id;
+      for (const id of lib.get_vocab(true).values()) if (id > maxId) maxId = id;
       for (const id of [...this.specials.prefix, ...this.specials.suffix]) if (id > maxId) maxId = id;
       this.vocabSize = maxId + 1;
-      this.padId = readPadId(json.padding) ?? padTokenId(this.lib) ?? 0;
+      this.padId = readPadId(json.padding) ?? padTokenId(lib) ?? 0;
     } catch (err) {
       if (err instanceof FieldError) throw loadFailed(file, err.message, err.field || undefined);
       throw err;
@@ -406,7 +534,7 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   }
 
   encode(text: string, maxIds?: number): TokenizedText {
-    const content = this.lib.encode(text, { add_special_tokens: false }).ids;
+    const content = this.contentIds(text);
     const { prefix, prefixTypes, suffix, suffixTypes, typeId } = this.specials;
     const limit = maxIds ?? this.truncation.maxLength;
     let start = 0;
@@ -431,18 +559,60 @@ export class HuggingFaceTokenizer implements TextTokenizer {
       ids[k] = prefix[i] as number;
       typeIds[k] = prefixTypes[i] as number;
     }
-    for (let i = start; i < end; i++) {
-      const id = content[i];
-      // The library maps a token it cannot find to `undefined` (no unk token): Rust drops it.
-      if (typeof id !== 'number') continue;
-      ids[k] = id;
-      typeIds[k++] = typeId;
+    for (let i = start; i < end; i++, k++) {
+      ids[k] = content[i] as number;
+      typeIds[k] = typeId;
     }
     for (let i = 0; i < suffix.length; i++, k++) {
       ids[k] = suffix[i] as number;
       typeIds[k] = suffixTypes[i] as number;
     }
-    return k === n ? { ids, typeIds } : { ids: ids.slice(0, k), typeIds: typeIds.slice(0, k) };
+    return { ids, typeIds };
+  }
+
+  /**
+   * The ids of `text` before post-processing, as the library's `encode_text` computes them: added
+   * tokens split off the raw text (then off the normalized text), normalizer, pre-tokenizer, then
+   * the model on each pre-token (Rust runs the model per pre-token too; `fuse_unk` stays inside it).
+   */
+  private contentIds(text: string): number[] {
+    const out: number[] = [];
+    const sections = splitAdded(text, this.addedRaw, this.added);
+    for (let s = 0; s < sections.length; s++) {
+      const section = sections[s] as Section;
+      if (section.added) {
+        out.push(section.added.id);
+        continue;
+      }
+      if (section.text === '') continue;
+      const normalized = this.normalize ? this.normalize(section.text) : section.text;
+      if (normalized === '') continue;
+      for (const sub of splitAdded(normalized, this.addedNormalized, this.added)) {
+        if (sub.added) out.push(sub.added.id);
+        else if (sub.text !== '') {
+          const pieces = this.preTokenize ? this.preTokenize([sub.text], s) : [sub.text];
+          for (const piece of pieces) this.pushPiece(piece, out);
+        }
+      }
+    }
+    return out;
+  }
+
+  private pushPiece(piece: string, out: number[]): void {
+    let ids = this.cache.get(piece);
+    if (ids === undefined) {
+      const { tokens_to_ids: known, unk_token_id: unk } = this.model;
+      const found: number[] = [];
+      for (const token of this.model([piece])) {
+        // No unk token: the library keeps nothing for an unknown piece, as Rust does.
+        const id = known.get(token) ?? unk;
+        if (id !== undefined) found.push(id);
+      }
+      ids = found;
+      if (this.cache.size >= MAX_CACHE) this.cache.clear();
+      this.cache.set(piece, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
   }
 }
 
