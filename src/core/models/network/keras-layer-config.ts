@@ -169,6 +169,8 @@ function normaliseValues(cls: string, c: JsonObject, layer: string, src: ConfigS
     delete out['sparse'];
   }
   if (cls === 'GRU') out['reset_after'] = c['reset_after'] === true;
+  // Only shapes the initial bias (replaced by the file's weights); tfjs's version leaks 4 tensors.
+  if (cls === 'LSTM') out['unit_forget_bias'] = false;
   if (cls === 'ReLU' && c['negative_slope'] !== undefined && c['negative_slope'] !== 0)
     refuse(src, layer, 'negative_slope');
   if (cls === 'ReLU') delete out['negative_slope'];

@@ -87,7 +87,7 @@ export async function buildLayersNetwork(
       if (!arrays) throw loadFailed(opts.file, `no weights for layer '${layer.name}'`, opts.weightsField);
       setLayerWeights(layer, arrays, opts);
     }
-    return new LayersNetwork(model, specOf(model, topology, opts), opts);
+    return LayersNetwork.fromModel(model, topology, opts);
   } catch (err) {
     model.dispose();
     throw err;
@@ -118,6 +118,11 @@ export class LayersNetwork implements Network {
   private readonly outputIndex: number;
   private disposed = false;
 
+  /** Wraps a built model; `topology` is its Keras-style config (names and vocabulary are read from it). */
+  static fromModel(model: tf.LayersModel, topology: JsonObject, opts: BuildOptions): LayersNetwork {
+    return new LayersNetwork(model, specOf(model, topology, opts), opts);
+  }
+
   constructor(
     private readonly model: tf.LayersModel,
     readonly spec: NetworkSpec,
@@ -126,7 +131,6 @@ export class LayersNetwork implements Network {
     const names = spec.outputs.map((o) => o.name);
     this.outputIndex = opts.outputName === undefined ? 0 : names.indexOf(opts.outputName);
     if (this.outputIndex < 0) {
-      model.dispose();
       throw incompatible(
         'config.json',
         'output_name',
