@@ -36,8 +36,17 @@ import type { TextTokenizer, TokenizedText } from './text-tokenizer';
  *   "word"); a file from before `prepend_scheme` with `add_prefix_space: false` prepends nothing.
  * - `Punctuation` isolates each punctuation character (Rust's default behaviour; the library groups
  *   runs), `Digits` uses Unicode decimal digits (the library's `\d` is ASCII).
+ * - The model runs on each pre-token on its own, as in Rust: the library runs it over all the
+ *   pre-tokens of a section at once, so its `fuse_unk` fuses unknown tokens across words.
+ * - `WordLevel`: the library runs it as its "Legacy" model, whose unk token comes from
+ *   tokenizer_config.json (unknown words got no id); the model's own `unk_token` is used.
  * - Truncation (the file's `truncation` block, or `maxIds`) and the post-processor's special tokens
  *   are applied here, from the file, the way Rust does: the library has no truncation.
+ *
+ * The library is used for the models (WordPiece, BPE, Unigram, WordLevel), and the normalizers and
+ * pre-tokenizers not listed above (NFC/NFD/NFKC/NFKD, Strip, StripAccents, Replace, Prepend,
+ * Precompiled, Split, Replace, FixedLength). Added tokens are split off as the library does
+ * (leftmost-longest, `lstrip`/`rstrip`, normalized ones matched in the normalized text).
  *
  * Known gaps (not in the tested models): `Precompiled` (SentencePiece's charsmap) is approximated
  * by the library with NFKC; BPE `continuing_subword_prefix` and added tokens' `single_word` are not
@@ -502,6 +511,12 @@ export class HuggingFaceTokenizer implements TextTokenizer {
         throw new FieldError('model', (err as Error).message.split('\n')[0] ?? 'invalid');
       }
       this.model = lib.model as unknown as ModelFn;
+      // WordLevel runs as the library's "Legacy" model, which takes its unk token from
+      // tokenizer_config.json: Rust takes the model's `unk_token`.
+      const unk = json.model.unk_token;
+      if (this.model.unk_token_id === undefined && typeof unk === 'string') {
+        this.model.unk_token_id = this.model.tokens_to_ids.get(unk);
+      }
       const raw: string[] = [];
       const normalized: string[] = [];
       for (const t of addedTokens) {
