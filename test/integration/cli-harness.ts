@@ -58,6 +58,33 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Runs the real `docbatch` command as a subprocess (from the TypeScript sources) with `env`. */
+export function runCliProcess(args: string[], env: Record<string, string>, stdin = ''): Promise<CliResult> {
+  return new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', HOOK, '--', ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+/** This process's environment without DOCBATCH_* variables (for CLI subprocesses). */
+export function inheritedEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('DOCBATCH_'),
+    ),
+  );
+}
+
 export interface CliHarness {
   env: TestEnvironment;
   api: ApiServer;
@@ -82,12 +109,7 @@ export async function startCliHarness(): Promise<CliHarness> {
   await api.start();
   const db = new Database(env.databaseUrl, 4);
   const url = `http://127.0.0.1:${api.port}`;
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('DOCBATCH_'),
-    ),
-  );
-  const childEnv = { ...inherited, ...env.env, DOCBATCH_URL: url, LOG_LEVEL: 'silent' };
+  const childEnv = { ...inheritedEnv(), ...env.env, DOCBATCH_URL: url, LOG_LEVEL: 'silent' };
   return {
     env,
     api,
@@ -95,20 +117,7 @@ export async function startCliHarness(): Promise<CliHarness> {
     url,
     childEnv,
     cli(args, opts = {}) {
-      return new Promise<CliResult>((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', HOOK, '--', ...args], {
-          cwd: ROOT,
-          env: { ...childEnv, ...opts.env },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-        child.stdin.end(opts.stdin ?? '');
-      });
+      return runCliProcess(args, { ...childEnv, ...opts.env }, opts.stdin ?? '');
     },
     async stop() {
       await api.stop();

@@ -1,8 +1,9 @@
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { modelConfig } from '../io/model-config';
-import { loadLayersModelFromDir } from '../io/tfjs-files';
-import { Vocabulary } from '../tokenizers/vocabulary';
+import { ModelError, incompatible } from '../model-errors';
+import { loadNetwork } from '../network';
+import type { Network } from '../network/types';
+import { createTokenizer } from '../tokenizers/create-tokenizer';
+import type { TextTokenizer } from '../tokenizers/text-tokenizer';
 import {
   DocumentInputError,
   type ClassificationOptions,
@@ -12,44 +13,37 @@ import {
   type TaskModel,
   type TaskOptions,
 } from '../types';
-import { encodeClassifierText, type ClassifierTokenizerConfig } from './classifier-encoder';
+import { parseClassifierConfig, type ClassifierConfig } from './classifier-config';
+import { createHead, type OutputHead } from './heads';
+import { planInputs, type InputPlan } from './input-binding';
+import { shapeIds } from './input-shaping';
 // Registers custom layers that served models may use (side effect).
 import './masked-global-pooling';
 
 /**
- * Runtime `text-classifier`: any TensorFlow.js LayersModel that maps right-padded int32 token ids
- * `[batch, length]` (pad id 0) to `[batch, labels.length]` scores.
+ * Runtime `text-classifier`: composes the four parts of a classification model from its
+ * `config.json`, the way transformers' `pipeline()` composes a tokenizer, a model and its
+ * post-processing:
  *
- * `config.json` fields read here (besides the common ones):
- * - `labels` (required): label names in output order.
- * - `tokenizer`: see {@link ClassifierTokenizerConfig} (default `{"type": "word"}`).
- * - `vocab_file` (default `vocab.txt`) and `model_file` (default `model.json`), relative to the version dir.
- * - `output`: `probabilities` (default) or `logits` (softmax is applied).
- * - `padding_invariant` (default false): set true only when trailing pad ids provably do not change
- *   the output (e.g. zero pad embedding + max pooling). When false, a tensor batch is split into
- *   groups of equal length and each group runs unpadded, so results never depend on batching.
+ * 1. a **tokenizer** (`tokenizer.type`: `word`, `keras`, `huggingface`; ../tokenizers),
+ * 2. **input shaping** (`input`: length, padding, truncating; input-shaping.ts),
+ * 3. a **network** (`model_file`: Keras `.h5` / `.keras`, tfjs layers or graph; ../network),
+ * 4. a **head** (`output`: probabilities, logits, sigmoid, multi_label; heads.ts).
+ *
+ * Loading checks the parts against each other before the first batch (input names, length and
+ * dtype, vocabulary vs embedding rows, output units vs labels) and runs one probe document, so a
+ * model that cannot serve fails at load with a {@link ModelError} naming the file and field.
  */
-export interface TextClassifierConfig {
-  labels: string[];
-  tokenizer?: ClassifierTokenizerConfig;
-  vocab_file?: string;
-  model_file?: string;
-  output?: 'probabilities' | 'logits';
-  padding_invariant?: boolean;
-}
 
 export const EMPTY_DOCUMENT = 'EMPTY_DOCUMENT';
 export const INVALID_OPTION = 'INVALID_OPTION';
 
-function parseConfig(info: ModelInfo): TextClassifierConfig {
-  const raw = modelConfig(info) as Partial<TextClassifierConfig>;
-  const labels = info.labels ?? raw.labels;
-  if (!Array.isArray(labels) || labels.length < 2)
-    throw new Error(`${info.id}: text-classifier needs >= 2 labels`);
-  const tokenizer = raw.tokenizer ?? { type: 'word' };
-  if (tokenizer.type !== 'word')
-    throw new Error(`${info.id}: unsupported tokenizer type ${String(tokenizer.type)}`);
-  return { ...raw, labels, tokenizer };
+/** Extra per-document data beside the ids: where the real tokens are, and token type ids. */
+interface ClassifierPayload {
+  /** Real (non-padding) tokens are `ids[start, end)`. */
+  start: number;
+  end: number;
+  typeIds?: Int32Array;
 }
 
 function topK(options: ClassificationOptions, nLabels: number): number {
@@ -63,66 +57,157 @@ function topK(options: ClassificationOptions, nLabels: number): number {
 
 export class TextClassifier implements TaskModel {
   private disposed = false;
+  private readonly nLabels: number;
+  private readonly units: number;
+  private readonly fixedLength: boolean;
+  /** The tokenizer's own truncation, where it has one (Hugging Face; `word` keeps the first ids). */
+  private readonly maxIdsHint: number | undefined;
 
   private constructor(
     readonly info: ModelInfo,
-    private readonly config: TextClassifierConfig & {
-      labels: string[];
-      tokenizer: ClassifierTokenizerConfig;
-    },
-    private readonly vocab: Vocabulary,
-    private readonly model: tf.LayersModel,
-  ) {}
+    private readonly config: ClassifierConfig,
+    private readonly tokenizer: TextTokenizer,
+    private readonly network: Network,
+    private readonly plan: InputPlan,
+    private readonly head: OutputHead,
+  ) {
+    this.nLabels = config.labels.length;
+    this.units = head.unitsFor(this.nLabels);
+    this.fixedLength = plan.shape.length !== undefined;
+    const max = plan.shape.length ?? plan.shape.maxLength;
+    this.maxIdsHint =
+      tokenizer.type === 'huggingface' || (tokenizer.type === 'word' && plan.shape.truncating === 'post')
+        ? max
+        : undefined;
+  }
 
+  /** Loads and checks every part; throws a {@link ModelError} naming the file and field. */
   static async load(info: ModelInfo): Promise<TextClassifier> {
-    const config = parseConfig(info);
-    const vocab = Vocabulary.fromFile(path.join(info.dir, config.vocab_file ?? 'vocab.txt'));
-    const model = await loadLayersModelFromDir(info.dir, config.model_file ?? 'model.json');
-    const outShape = model.outputs[0]?.shape;
-    if (model.outputs.length !== 1 || outShape?.length !== 2 || outShape[1] !== config.labels.length) {
-      model.dispose();
-      throw new Error(
-        `${info.id}: model output shape ${JSON.stringify(outShape)} does not match ${config.labels.length} labels`,
+    const config = parseClassifierConfig(info);
+    const head = createHead(config.output, config.labels);
+    const tokenizer = createTokenizer(info.dir, config.raw);
+    const network = await loadNetwork(
+      info.dir,
+      config.modelFile,
+      config.outputName ? { outputName: config.outputName } : {},
+    );
+    try {
+      const plan = planInputs(network.spec, config, tokenizer);
+      const out = network.spec.outputs.find((o) => o.name === config.outputName) ?? network.spec.outputs[0];
+      const units = head.unitsFor(config.labels.length);
+      const outUnits = out?.shape[out.shape.length - 1];
+      if (!out || out.shape.length !== 2 || (typeof outUnits === 'number' && outUnits !== units)) {
+        throw incompatible(
+          'config.json',
+          head.kind === 'sigmoid' ? 'output' : 'labels',
+          `${config.modelFile} output ${out ? `'${out.name}' has shape ${JSON.stringify(out.shape)}` : 'is missing'}; ` +
+            (head.kind === 'sigmoid'
+              ? 'output "sigmoid" needs one unit [batch, 1]'
+              : `${config.labels.length} labels with output "${head.kind}" need [batch, ${units}]`),
+        );
+      }
+      const model = new TextClassifier(info, config, tokenizer, network, plan, head);
+      await model.probe();
+      return model;
+    } catch (err) {
+      network.dispose();
+      throw err;
+    }
+  }
+
+  /** Runs one padding-only document: a network that cannot run with these inputs fails here. */
+  private async probe(): Promise<void> {
+    const len = this.plan.shape.length ?? 1;
+    const ids = new Int32Array(len).fill(this.plan.shape.padId);
+    try {
+      await this.predict([{ ids, length: len, payload: { start: 0, end: len } satisfies ClassifierPayload }]);
+    } catch (err) {
+      if (err instanceof ModelError) throw err;
+      throw incompatible(
+        this.config.modelFile,
+        'probe',
+        `the model fails on a padding-only input: ${firstLine(err)}`,
       );
     }
-    return new TextClassifier(info, config as TextClassifier['config'], vocab, model);
   }
 
   encode(text: string, _options: TaskOptions = {}): EncodedDocument {
-    const ids = encodeClassifierText(text, this.vocab, this.config.tokenizer, this.info.maxLength);
-    if (ids.length === 0) throw new DocumentInputError(EMPTY_DOCUMENT, 'text has no words after cleaning');
-    return { ids, length: ids.length };
+    const tokens = this.tokenizer.encode(text, this.maxIdsHint);
+    if (tokens.ids.length === 0 && !this.fixedLength) {
+      throw new DocumentInputError(EMPTY_DOCUMENT, 'text has no tokens after tokenization');
+    }
+    const shaped = shapeIds(tokens.ids, this.plan.shape);
+    const payload: ClassifierPayload = { start: shaped.start, end: shaped.end };
+    if (tokens.typeIds && this.plan.inputs.some((i) => i.role === 'token_type_ids')) {
+      payload.typeIds = shapeIds(tokens.typeIds, { ...this.plan.shape, padId: 0 }).ids.slice();
+    }
+    // A copy: a view would keep the tokenizer's whole buffer alive.
+    const ids =
+      shaped.ids.byteOffset === 0 && shaped.ids.length === shaped.ids.buffer.byteLength / 4
+        ? shaped.ids
+        : shaped.ids.slice();
+    return { ids, length: ids.length, payload };
   }
 
   async runBatch(batch: EncodedDocument[], options: TaskOptions = {}): Promise<ClassificationResult[]> {
     if (this.disposed) throw new Error(`${this.info.id} is disposed`);
     if (batch.length === 0) return [];
-    const k = topK(options as ClassificationOptions, this.config.labels.length);
-    const groups = this.config.padding_invariant ? [batch.map((_, i) => i)] : groupByLength(batch);
-    const nLabels = this.config.labels.length;
-    const probs = new Float32Array(batch.length * nLabels);
+    const k = topK(options as ClassificationOptions, this.nLabels);
+    const groups =
+      this.fixedLength || this.config.paddingInvariant ? [batch.map((_, i) => i)] : groupByLength(batch);
+    const probs = new Float32Array(batch.length * this.nLabels);
     for (const group of groups) {
-      const values = await this.predict(group.map((i) => batch[i]!));
+      const raw = await this.predict(group.map((i) => batch[i]!));
+      const scores = this.head.scores(raw, group.length, this.nLabels);
       group.forEach((docIndex, row) =>
-        probs.set(values.subarray(row * nLabels, (row + 1) * nLabels), docIndex * nLabels),
+        probs.set(scores.subarray(row * this.nLabels, (row + 1) * this.nLabels), docIndex * this.nLabels),
       );
     }
-    return batch.map((_, i) => this.result(probs.subarray(i * nLabels, (i + 1) * nLabels), k));
+    return batch.map((_, i) => this.result(probs.subarray(i * this.nLabels, (i + 1) * this.nLabels), k));
   }
 
+  /** Raw network output, `docs.length x units`, for documents padded (right) to the longest. */
   private async predict(docs: EncodedDocument[]): Promise<Float32Array> {
     const len = Math.max(1, ...docs.map((d) => d.ids.length));
-    const flat = new Int32Array(docs.length * len);
-    docs.forEach((d, i) => flat.set(d.ids, i * len));
-    const out = tf.tidy(() => {
-      const x = tf.tensor2d(flat, [docs.length, len], 'int32');
-      const y = this.model.predict(x) as tf.Tensor;
-      return this.config.output === 'logits' ? tf.softmax(y) : y.toFloat();
-    });
+    const n = docs.length;
+    const feeds: Record<string, tf.Tensor> = {};
     try {
-      return (await out.data()) as Float32Array;
+      for (const input of this.plan.inputs) {
+        const flat = new Int32Array(n * len);
+        docs.forEach((d, row) => {
+          const p = (d.payload ?? { start: 0, end: d.ids.length }) as ClassifierPayload;
+          const at = row * len;
+          if (input.role === 'ids') {
+            if (this.plan.shape.padId !== 0) flat.fill(this.plan.shape.padId, at, at + len);
+            flat.set(d.ids, at);
+          } else if (input.role === 'attention_mask') {
+            flat.fill(1, at + p.start, at + p.end);
+          } else if (p.typeIds) {
+            flat.set(p.typeIds, at);
+          }
+        });
+        const t = tf.tensor2d(flat, [n, len], 'int32');
+        if (input.dtype === 'int32') feeds[input.name] = t;
+        else {
+          feeds[input.name] = tf.cast(t, input.dtype);
+          t.dispose();
+        }
+      }
+      const out = await this.network.predict(feeds);
+      try {
+        if (out.shape.length !== 2 || out.shape[0] !== n || out.shape[1] !== this.units) {
+          throw incompatible(
+            this.config.modelFile,
+            'output',
+            `gave shape ${JSON.stringify(out.shape)} for ${n} documents; expected [${n}, ${this.units}]`,
+          );
+        }
+        return (await out.data()) as Float32Array;
+      } finally {
+        out.dispose();
+      }
     } finally {
-      out.dispose();
+      for (const t of Object.values(feeds)) t.dispose();
     }
   }
 
@@ -138,8 +223,12 @@ export class TextClassifier implements TaskModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.model.dispose();
+    this.network.dispose();
   }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
 }
 
 /** Indices of the batch grouped by exact token length (first-seen order). */
