@@ -44,20 +44,16 @@ async function submit(h: ApiHarness, model: string, texts: string[]): Promise<Re
   });
 }
 
-async function waitForEnd(
-  h: ApiHarness,
-  id: string,
-  timeoutMs = 120_000,
-): Promise<{
+interface BatchEnd {
   status: string;
   error: { code: string; message: string } | null;
   counts: Record<string, number>;
-}> {
-  return waitFor(
+}
+
+async function waitForEnd(h: ApiHarness, id: string, timeoutMs = 120_000): Promise<BatchEnd> {
+  const end = await waitFor(
     async () => {
-      const b = await json<{ status: string; error: null; counts: Record<string, number> }>(
-        await h.request(`/v1/batches/${id}`),
-      );
+      const b = await json<BatchEnd>(await h.request(`/v1/batches/${id}`));
       return ['completed', 'failed', 'cancelled', 'expired'].includes(b.status) ? b : null;
     },
     `batch ${id} to end`,
