@@ -36,10 +36,13 @@ import type { TextTokenizer, TokenizedText } from './text-tokenizer';
  *   "word"); a file from before `prepend_scheme` with `add_prefix_space: false` prepends nothing.
  * - `Punctuation` isolates each punctuation character (Rust's default behaviour; the library groups
  *   runs), `Digits` uses Unicode decimal digits (the library's `\d` is ASCII).
+ * - Added tokens' `lstrip` / `rstrip` take Unicode White_Space (JavaScript's `trim` also takes
+ *   U+FEFF and leaves U+0085).
  * - The model runs on each pre-token on its own, as in Rust: the library runs it over all the
  *   pre-tokens of a section at once, so its `fuse_unk` fuses unknown tokens across words.
  * - `WordLevel`: the library runs it as its "Legacy" model, whose unk token comes from
  *   tokenizer_config.json (unknown words got no id); the model's own `unk_token` is used.
+ * - `Unigram` scores are the doubles serde_json reads (see {@link serdeF64}), not JSON.parse's.
  * - Truncation (the file's `truncation` block, or `maxIds`) and the post-processor's special tokens
  *   are applied here, from the file, the way Rust does: the library has no truncation.
  *
@@ -400,6 +403,10 @@ function addedMatcher(contents: string[]): RegExp | null {
   return new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
 }
 
+/** Rust strips Unicode White_Space (`\s`) beside an `lstrip`/`rstrip` added token (JS `trim` differs on U+FEFF, U+0085). */
+const TRAILING_WHITESPACE = new RegExp(`[${WS}]+$`, 'u');
+const LEADING_WHITESPACE = new RegExp(`^[${WS}]+`, 'u');
+
 /**
  * Splits `text` around the added tokens `re` finds, then strips the whitespace an added token's
  * `lstrip` / `rstrip` takes from its neighbours, as the library does.
@@ -420,8 +427,8 @@ function splitAdded(text: string, re: RegExp | null, added: Map<string, AddedTok
     if (!a) continue;
     const prev = out[i - 1];
     const next = out[i + 1];
-    if (a.lstrip && prev && !prev.added) prev.text = prev.text.trimEnd();
-    if (a.rstrip && next && !next.added) next.text = next.text.trimStart();
+    if (a.lstrip && prev && !prev.added) prev.text = prev.text.replace(TRAILING_WHITESPACE, '');
+    if (a.rstrip && next && !next.added) next.text = next.text.replace(LEADING_WHITESPACE, '');
   }
   return out;
 }
@@ -449,6 +456,39 @@ type ModelFn = ((pieces: string[]) => string[]) & {
   tokens_to_ids: Map<string, number>;
   unk_token_id?: number;
 };
+
+/**
+ * The double serde_json (without `float_roundtrip`, as `tokenizers` builds it) reads for the
+ * number JavaScript parsed as `x`: the decimal significand converted to a double, then divided (or
+ * multiplied) by a power of ten, which can be one ulp off the correctly rounded value. Unigram
+ * scores decide between segmentations whose sums tie, so they must be the very doubles Rust uses.
+ * `x` prints with the digits the file has (both are the shortest round-trip form).
+ */
+export function serdeF64(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(x));
+  if (!m) return x;
+  const fraction = m[3] ?? '';
+  const digits = (m[2] as string) + fraction;
+  if (digits.replace(/^0+/, '').length > 19) return x; // not a significand serde keeps whole
+  let exponent = (m[4] ? Number(m[4]) : 0) - fraction.length;
+  let f = Number(BigInt(digits));
+  while (f !== 0 && exponent < -308) {
+    f /= 1e308;
+    exponent += 308;
+  }
+  const pow = Number(`1e${Math.abs(exponent)}`);
+  f = exponent >= 0 ? f * pow : f / pow;
+  return m[1] ? -f : f;
+}
+
+function withSerdeScores(model: Json): Json {
+  if (!Array.isArray(model.vocab)) return model;
+  const vocab = model.vocab.map((entry: unknown) =>
+    Array.isArray(entry) && typeof entry[1] === 'number' ? [entry[0], serdeF64(entry[1])] : entry,
+  );
+  return { ...model, vocab };
+}
 
 /** Truncation settings: the file's `truncation` block. */
 interface Truncation {
@@ -499,6 +539,7 @@ export class HuggingFaceTokenizer implements TextTokenizer {
         lib = new Tokenizer(
           {
             ...json,
+            model: json.model.type === 'Unigram' ? withSerdeScores(json.model) : json.model,
             normalizer: null,
             pre_tokenizer: null,
             post_processor: null,
