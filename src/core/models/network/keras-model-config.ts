@@ -34,11 +34,51 @@ function kerasTensors(value: Json, out: Json[][] = []): Json[][] {
   return out;
 }
 
+/** Layers whose output carries their input's mask unchanged (RNNs only when they return sequences). */
+const MASK_PASSING = new Set([
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'Dense',
+  'Activation',
+  'ReLU',
+  'Softmax',
+  'LayerNormalization',
+  'BatchNormalization',
+  'TimeDistributed',
+]);
+const RECURRENT = new Set(['LSTM', 'GRU', 'SimpleRNN', 'Bidirectional']);
+
+function returnsSequences(entry: JsonObject): boolean {
+  const config = isObject(entry['config']) ? entry['config'] : {};
+  const inner =
+    isObject(config['layer']) && isObject(config['layer']['config']) ? config['layer']['config'] : config;
+  return inner['return_sequences'] === true;
+}
+
+/** The Embedding whose mask reaches the tensor `history` (through mask-passing layers), if any. */
+function maskingEmbedding(
+  history: Json[] | undefined,
+  layers: Map<string, JsonObject>,
+): JsonObject | undefined {
+  let entry = history ? layers.get(String(history[0])) : undefined;
+  for (let hops = 0; entry && hops < 100; hops++) {
+    const cls = String(entry['class_name']);
+    if (cls === 'Embedding') return entry;
+    if (!MASK_PASSING.has(cls) && !(RECURRENT.has(cls) && returnsSequences(entry))) return undefined;
+    const node = Array.isArray(entry['inbound_nodes']) ? entry['inbound_nodes'][0] : undefined;
+    const first = isObject(node) ? kerasTensors(node['args'] ?? [])[0] : undefined;
+    entry = first ? layers.get(String(first[0])) : undefined;
+  }
+  return undefined;
+}
+
 /**
  * Keras 3 writes the mask of an `Embedding(mask_zero=True)` that a Functional model passes on as a
- * `NotEqual(ids, 0)` op layer fed to the consumer's `mask` keyword. tfjs propagates the embedding's
+ * `NotEqual(ids, 0)` op layer fed to the consumers' `mask` keyword. tfjs propagates the embedding's
  * own mask, which is the same tensor, so such a `mask` keyword is dropped (and the op layer with it)
- * when it is exactly that; any other tensor keyword is refused.
+ * when it is exactly the mask reaching the consumer's input; any other tensor keyword is refused.
  */
 function isEmbeddingMask(
   maskSource: Json[] | undefined,
@@ -46,8 +86,8 @@ function isEmbeddingMask(
   layers: Map<string, JsonObject>,
 ): boolean {
   const op = maskSource ? layers.get(String(maskSource[0])) : undefined;
-  const emb = input ? layers.get(String(input[0])) : undefined;
-  if (!op || !emb || op['class_name'] !== 'NotEqual' || emb['class_name'] !== 'Embedding') return false;
+  const emb = maskingEmbedding(input, layers);
+  if (!op || !emb || op['class_name'] !== 'NotEqual') return false;
   const embConfig = isObject(emb['config']) ? emb['config'] : {};
   if (embConfig['mask_zero'] !== true) return false;
   const opNode = Array.isArray(op['inbound_nodes']) ? op['inbound_nodes'][0] : undefined;
@@ -75,7 +115,13 @@ function normaliseNode(node: Json, layer: string, layers: Map<string, JsonObject
       `layer '${layer}' is called with a tensor for '${key}', which docbatch cannot run`,
     );
   }
-  return inputs.map((h) => [...h, {}]);
+  // A nested model built from its own Input has an inbound node of its own (index 0) in tfjs and
+  // Keras 2; Keras 3 does not count it.
+  return inputs.map(([name, index, tensor]) => {
+    const cls = layers.get(String(name))?.['class_name'];
+    const nested = cls === 'Sequential' || cls === 'Functional' || cls === 'Model';
+    return [name ?? null, nested && typeof index === 'number' ? index + 1 : (index ?? 0), tensor ?? 0, {}];
+  });
 }
 
 /** `["ids", 0, 0]` or `[["ids", 0, 0], ...]` -> `[["ids", 0, 0], ...]`. */

@@ -68,6 +68,22 @@ function setLayerWeights(layer: tf.layers.Layer, arrays: WeightArray[], opts: Bu
   }
 }
 
+/**
+ * Sets the weights of every layer that has any. A nested model whose weights the source does not
+ * hold under its own name gets them layer by layer (tfjs converter output names a Keras 2 nested
+ * model's weights after its inner layers).
+ */
+function setAllWeights(layers: tf.layers.Layer[], weights: WeightSource, opts: BuildOptions): void {
+  for (const layer of layers) {
+    if (layer.weights.length === 0) continue;
+    const arrays = weights(layer.name);
+    const inner = (layer as Partial<tf.LayersModel>).layers;
+    if (!arrays && inner) setAllWeights(inner, weights, opts);
+    else if (!arrays) throw loadFailed(opts.file, `no weights for layer '${layer.name}'`, opts.weightsField);
+    else setLayerWeights(layer, arrays, opts);
+  }
+}
+
 /** Builds the model of a normalised Keras config and sets every layer's weights from `weights`. */
 export async function buildLayersNetwork(
   topology: JsonObject,
@@ -81,12 +97,7 @@ export async function buildLayersNetwork(
     throw incompatible(opts.file, opts.field, `tfjs cannot build the model (${firstLine(err)})`);
   }
   try {
-    for (const layer of model.layers) {
-      if (layer.weights.length === 0) continue;
-      const arrays = weights(layer.name);
-      if (!arrays) throw loadFailed(opts.file, `no weights for layer '${layer.name}'`, opts.weightsField);
-      setLayerWeights(layer, arrays, opts);
-    }
+    setAllWeights(model.layers, weights, opts);
     return LayersNetwork.fromModel(model, topology, opts);
   } catch (err) {
     model.dispose();
