@@ -61,10 +61,10 @@ function readJson<T>(file: string): T {
 function fixtures(root: string, withExpected: boolean): Fixture[] {
   if (!existsSync(root)) return [];
   const out: Fixture[] = [];
-  for (const name of readdirSync(root).sort()) {
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const name = entry.name;
     const modelDir = path.join(root, name);
-    if (!existsSync(modelDir) || !readdirSync(modelDir, { withFileTypes: true }).some((e) => e.isDirectory()))
-      continue;
     for (const version of readdirSync(modelDir).sort()) {
       const dir = path.join(modelDir, version);
       if (!existsSync(path.join(dir, 'config.json'))) continue;
@@ -73,7 +73,7 @@ function fixtures(root: string, withExpected: boolean): Fixture[] {
       out.push({ name: `${name}/${version}`, dir, config, modelFile: config.model_file ?? 'model.json' });
     }
   }
-  return out;
+  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 const FIXTURES = fixtures(REPO, true);
