@@ -32,6 +32,10 @@ interface ResultLine {
   error: { code: string; message: string } | null;
 }
 
+/**
+ * Submits texts as documents `t<index>`. The API contract refuses an empty `text`: such fixture
+ * texts (Keras scores them as all padding; the unit parity suite covers them) are left out.
+ */
 async function submit(h: ApiHarness, model: string, texts: string[]): Promise<Response> {
   return h.request('/v1/batches', {
     method: 'POST',
@@ -39,7 +43,7 @@ async function submit(h: ApiHarness, model: string, texts: string[]): Promise<Re
     body: JSON.stringify({
       task: 'classification',
       model,
-      documents: texts.map((text, i) => ({ id: `t${i}`, text })),
+      documents: texts.flatMap((text, i) => (text === '' ? [] : [{ id: `t${i}`, text }])),
     }),
   });
 }
@@ -111,6 +115,13 @@ describe('users’ own models through the API', () => {
     let worker: WorkerProcess;
     beforeAll(async () => {
       worker = await startWorker(h, backend, MODEL_REPO);
+      // GET /v1/models reports the backend the live workers run (from their heartbeats).
+      await waitFor(
+        async () =>
+          (await json<{ data: { backend: string }[] }>(await h.request('/v1/models'))).data[0]?.backend ===
+          (backend === 'wasm' ? 'wasm' : 'cpu'),
+        `the worker to report backend ${backend}`,
+      );
     });
     afterAll(() => worker?.stop());
 
@@ -124,7 +135,8 @@ describe('users’ own models through the API', () => {
         const end = await waitForEnd(h, batch.id);
         expect(end).toMatchObject({ status: 'completed', error: null });
         const lines = await results(h, batch.id);
-        expect(lines).toHaveLength(f.expected.texts.length);
+        expect(lines).toHaveLength(f.expected.texts.filter((t) => t !== '').length);
+        expect(lines.length).toBeGreaterThanOrEqual(190);
         let worst = 0;
         for (const line of lines) {
           expect(line).toMatchObject({ status: 'completed', error: null });
@@ -192,21 +204,21 @@ describe('broken models', () => {
     // (an operator copying new files over a served version) before the worker loads it.
     const repo = mkdtempSync(path.join(os.tmpdir(), 'docbatch-user-models-'));
     const good = FIXTURES.find((f) => f.name === 'seeds-lstm-keras3-h5')!;
+    for (const name of broken) {
+      const dir = path.join(repo, name, '1');
+      cpSync(good.dir, dir, { recursive: true });
+      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, name }));
+    }
     const h = await startApi({ MODELS_DIR: repo });
     let worker: WorkerProcess | undefined;
     try {
-      for (const name of broken) {
-        const dir = path.join(repo, name, '1');
-        cpSync(good.dir, dir, { recursive: true });
-        const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<
-          string,
-          unknown
-        >;
-        writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, name }));
-      }
       const ids: Record<string, string> = {};
       for (const name of broken) {
-        const res = await submit(h, name, good.expected.texts.slice(0, 50));
+        const res = await submit(h, name, good.expected.texts.slice(1, 51));
         expect(res.status).toBe(201);
         ids[name] = (await json<{ id: string }>(res)).id;
       }

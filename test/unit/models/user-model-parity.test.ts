@@ -56,7 +56,10 @@ describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
     });
 
     it("scores every text like the framework's predict (within 1e-4), alone and in one tensor batch", async () => {
-      const docs = f.expected.texts.map((t) => model.encode(t, {}));
+      // The plain-JS cpu backend runs the LSTMs ~20x slower than wasm: 60 texts there (the HTTP
+      // suite runs all 200 on both backends).
+      const texts = backend === 'cpu' ? f.expected.texts.slice(0, 60) : f.expected.texts;
+      const docs = texts.map((t) => model.encode(t, {}));
       const batched = (await model.runBatch(docs, {})) as ClassificationResult[];
       const alone = (await model.runBatch(docs.slice(0, 5), {})) as ClassificationResult[];
       let worst = 0;
