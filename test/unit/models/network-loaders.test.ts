@@ -21,13 +21,18 @@ import {
 
 /**
  * Contract suite of the network loaders, fed by artefacts the real frameworks wrote: every
- * `test/fixtures/model-repo/<name>/<version>/` with an `expected.json` is loaded with the loader its
- * `config.json` `model_file` picks, fed the framework's own inputs and compared with the framework's
- * own outputs (1e-4), on the wasm and cpu backends. Adding a fixture adds a case.
+ * `<root>/<name>/<version>/` with an `expected.json`, in the classifier fixtures
+ * (test/fixtures/model-repo) and the network-only fixtures (test/fixtures/networks: layer types,
+ * masks and writers the classifiers do not use), is loaded with the loader its `config.json`
+ * `model_file` picks, fed the framework's own inputs and compared with the framework's own outputs,
+ * on the wasm and cpu backends. Adding a fixture adds a case.
  */
 
-// NETWORK_FIXTURES / NETWORK_FIXTURES_BROKEN: other directories of the same layout (development).
-const REPO = process.env.NETWORK_FIXTURES ?? path.join(__dirname, '../../fixtures/model-repo');
+// NETWORK_FIXTURES (roots separated by ':') / NETWORK_FIXTURES_BROKEN: other directories (development).
+const ROOTS = process.env.NETWORK_FIXTURES?.split(':') ?? [
+  path.join(__dirname, '../../fixtures/model-repo'),
+  path.join(__dirname, '../../fixtures/networks'),
+];
 const BROKEN =
   process.env.NETWORK_FIXTURES_BROKEN ?? path.join(__dirname, '../../fixtures/model-repo-broken');
 const TOLERANCE = 1e-4;
@@ -70,13 +75,18 @@ function fixtures(root: string, withExpected: boolean): Fixture[] {
       if (!existsSync(path.join(dir, 'config.json'))) continue;
       if (withExpected && !existsSync(path.join(dir, 'expected.json'))) continue;
       const config = readJson<FixtureConfig>(path.join(dir, 'config.json'));
-      out.push({ name: `${name}/${version}`, dir, config, modelFile: config.model_file ?? 'model.json' });
+      out.push({
+        name: `${path.basename(root)}/${name}/${version}`,
+        dir,
+        config,
+        modelFile: config.model_file ?? 'model.json',
+      });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const FIXTURES = fixtures(REPO, true);
+const FIXTURES = ROOTS.flatMap((root) => fixtures(root, true));
 const BROKEN_FIXTURES = fixtures(BROKEN, false);
 
 /** The expected rows of each network input (by config.json `inputs`, or the single input). */
@@ -245,7 +255,7 @@ describe('broken artefacts', () => {
   }
 
   it('unreadable (the repository fixture) is MODEL_LOAD_FAILED naming its file', async () => {
-    const fx = BROKEN_FIXTURES.find((f) => f.name.startsWith('unreadable/'));
+    const fx = BROKEN_FIXTURES.find((f) => f.name.includes('/unreadable/'));
     expect(fx).toBeDefined();
     const err = await loadError(fx!.dir, fx!.modelFile);
     expect(err.code).toBe('MODEL_LOAD_FAILED');
@@ -254,7 +264,7 @@ describe('broken artefacts', () => {
   });
 
   it('the other broken fixtures load, and their spec shows what is wrong', async () => {
-    const get = (name: string) => BROKEN_FIXTURES.find((f) => f.name.startsWith(`${name}/`));
+    const get = (name: string) => BROKEN_FIXTURES.find((f) => f.name.includes(`/${name}/`));
     const vocab = get('wrong-vocab');
     const length = get('fixed-length-conflict');
     const labels = get('wrong-labels');

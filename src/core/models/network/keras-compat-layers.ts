@@ -172,8 +172,10 @@ function kerasRnn(stock: 'LSTM' | 'GRU' | 'SimpleRNN'): LayerClass & { className
       if (!this.zeroOutputForMask || !fields.returnSequences || !mask) return out;
       return tf.tidy(() => {
         const list = Array.isArray(out) ? out : [out];
-        const m = fields.goBackwards ? tf.reverse(mask, 1) : mask;
-        const seq = tf.mul(list[0]!, tf.cast(m, list[0]!.dtype).expandDims(2));
+        // Cast before reversing: tfjs-wasm's Reverse corrupts memory on bool tensors.
+        const weights = tf.cast(mask, list[0]!.dtype);
+        const m = fields.goBackwards ? tf.reverse(weights, 1) : weights;
+        const seq = tf.mul(list[0]!, m.expandDims(2));
         return Array.isArray(out) ? [seq, ...list.slice(1)] : seq;
       });
     }
