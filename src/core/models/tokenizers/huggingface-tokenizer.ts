@@ -34,28 +34,34 @@ import type { TextTokenizer, TokenizedText } from './text-tokenizer';
  * - `Metaspace` with `split: true` (the default) splits before every `▁` as Rust does (the library
  *   keeps the whole text as one word: the same ids in practice, but BPE over a 100,000-character
  *   "word"); a file from before `prepend_scheme` with `add_prefix_space: false` prepends nothing.
- * - `Punctuation` isolates each punctuation character (Rust's default behaviour; the library groups
- *   runs), `Digits` uses Unicode decimal digits (the library's `\d` is ASCII).
+ * - `Split`, `Punctuation`, `Digits` split as Rust's `NormalizedString::split` with every behaviour
+ *   (the library has `Isolated` and `Removed` only, groups runs of punctuation, and its `Digits`
+ *   `\d` is ASCII where Rust's `is_numeric` is Unicode N*); `Split` patterns are compiled by the
+ *   library (its Oniguruma translation).
  * - Added tokens' `lstrip` / `rstrip` take Unicode White_Space (JavaScript's `trim` also takes
  *   U+FEFF and leaves U+0085).
  * - The model runs on each pre-token on its own, as in Rust: the library runs it over all the
  *   pre-tokens of a section at once, so its `fuse_unk` fuses unknown tokens across words.
  * - `WordLevel`: the library runs it as its "Legacy" model, whose unk token comes from
  *   tokenizer_config.json (unknown words got no id); the model's own `unk_token` is used.
- * - `Unigram` scores are the doubles serde_json reads (see {@link serdeF64}), not JSON.parse's.
+ * - BPE without `unk_token`: characters missing from the vocabulary are skipped before merging (the
+ *   library keeps them between their neighbours, blocking merges, then drops them).
+ * - `Unigram` is Rust's `encode_optimized` (see unigramModel): the library's lattice breaks
+ *   near-ties differently; its scores are the doubles serde_json reads (see {@link serdeF64}).
  * - Truncation (the file's `truncation` block, or `maxIds`) and the post-processor's special tokens
  *   are applied here, from the file, the way Rust does: the library has no truncation.
  *
- * The library is used for the models (WordPiece, BPE, Unigram, WordLevel), and the normalizers and
+ * The library is used for the models (WordPiece, BPE, WordLevel; it also checks Unigram files), and the normalizers and
  * pre-tokenizers not listed above (NFC/NFD/NFKC/NFKD, Strip, StripAccents, Replace, Prepend,
- * Precompiled, Split, Replace, FixedLength). Added tokens are split off as the library does
+ * Precompiled; Replace, FixedLength). Added tokens are split off as the library does
  * (leftmost-longest, `lstrip`/`rstrip`, normalized ones matched in the normalized text).
  *
  * Known gaps (not in the tested models): `Precompiled` (SentencePiece's charsmap) is approximated
- * by the library with NFKC; BPE `continuing_subword_prefix` and added tokens' `single_word` are not
- * supported by the library; BPE without an `unk_token` drops an unknown character without letting
- * its neighbours merge (Rust lets them merge); Unicode tables follow Node's ICU (Unicode 17), not
- * the Rust build's.
+ * by the library with NFKC; a `Split` pattern that matches the empty string cuts there in Rust, not
+ * here; BPE `continuing_subword_prefix`, added tokens' `single_word`, the `UnicodeScripts` and
+ * `CharDelimiterSplit` pre-tokenizers are not supported by the library (an unsupported component is a load error, not a
+ * silent difference, except `single_word` and `continuing_subword_prefix`); BPE `dropout` is
+ * ignored (Rust samples); Unicode tables follow Node's ICU (Unicode 17), not the Rust build's.
  */
 
 /** Unicode White_Space: Rust `char::is_whitespace` and Oniguruma's Unicode `\s`. */
@@ -229,15 +235,61 @@ function metaspace(cfg: Json): PreTokenizeFn {
     });
 }
 
-function punctuation(cfg: Json, field: string): (text: string) => string[] {
-  const behavior = typeof cfg.behavior === 'string' ? cfg.behavior.toLowerCase() : 'isolated';
-  if (behavior === 'isolated') return matchAll(new RegExp(`[^${PUNCT}]+|[${PUNCT}]`, 'gu'));
-  if (behavior === 'contiguous') return matchAll(new RegExp(`[^${PUNCT}]+|[${PUNCT}]+`, 'gu'));
-  if (behavior === 'removed') return matchAll(new RegExp(`[^${PUNCT}]+`, 'gu'));
-  if (behavior === 'mergedwithprevious')
-    return matchAll(new RegExp(`[^${PUNCT}]*[${PUNCT}]|[^${PUNCT}]+`, 'gu'));
-  if (behavior === 'mergedwithnext') return matchAll(new RegExp(`[${PUNCT}]?[^${PUNCT}]+|[${PUNCT}]`, 'gu'));
-  throw new FieldError(`${field}.behavior`, `unsupported behavior ${JSON.stringify(cfg.behavior)}`);
+type SplitBehavior = 'removed' | 'isolated' | 'mergedwithprevious' | 'mergedwithnext' | 'contiguous';
+
+function splitBehavior(v: unknown, fallback: SplitBehavior, field: string): SplitBehavior {
+  if (v === undefined || v === null) return fallback;
+  const b = typeof v === 'string' ? v.toLowerCase().replace(/_/g, '') : '';
+  if (['removed', 'isolated', 'mergedwithprevious', 'mergedwithnext', 'contiguous'].includes(b)) {
+    return b as SplitBehavior;
+  }
+  throw new FieldError(field, `unsupported split behavior ${JSON.stringify(v)}`);
+}
+
+/**
+ * Rust `NormalizedString::split(pattern, behavior)`: the text cut into the matches of `re` (global;
+ * with `invert`, the text between matches is what matched) and the text between them, then the
+ * matches removed, isolated, merged with the piece before or after, or runs of them merged; empty
+ * pieces dropped (as `PreTokenizedString::split` does).
+ */
+function splitBy(text: string, re: RegExp, behavior: SplitBehavior, invert = false): string[] {
+  const spans: [number, number, boolean][] = [];
+  let prev = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m[0] === '') {
+      re.lastIndex++;
+      continue;
+    }
+    if (m.index > prev) spans.push([prev, m.index, invert]);
+    spans.push([m.index, m.index + m[0].length, !invert]);
+    prev = m.index + m[0].length;
+  }
+  if (prev < text.length) spans.push([prev, text.length, invert]);
+  const out: [number, number][] = [];
+  if (behavior === 'mergedwithnext') {
+    let previousMatch = false;
+    for (let i = spans.length - 1; i >= 0; i--) {
+      const [a, b, isMatch] = spans[i] as [number, number, boolean];
+      const last = out[out.length - 1];
+      if (isMatch && !previousMatch && last) last[0] = a;
+      else out.push([a, b]);
+      previousMatch = isMatch;
+    }
+    out.reverse();
+  } else {
+    let previousMatch = false;
+    for (const [a, b, isMatch] of spans) {
+      const last = out[out.length - 1];
+      if (behavior === 'removed') {
+        if (!isMatch) out.push([a, b]);
+      } else if (behavior === 'contiguous' && isMatch === previousMatch && last) last[1] = b;
+      else if (behavior === 'mergedwithprevious' && isMatch && !previousMatch && last) last[1] = b;
+      else out.push([a, b]);
+      previousMatch = isMatch;
+    }
+  }
+  return out.filter(([a, b]) => b > a).map(([a, b]) => text.slice(a, b));
 }
 
 function perPiece(fn: (text: string) => string[]): PreTokenizeFn {
@@ -248,7 +300,6 @@ const LIBRARY_PRE_TOKENIZERS: Record<
   string,
   new (cfg: never) => { pre_tokenize_text(text: string): string[] }
 > = {
-  Split: SplitPreTokenizer,
   Replace: ReplacePreTokenizer,
   FixedLength: FixedLengthPreTokenizer,
 };
@@ -265,10 +316,24 @@ function buildPreTokenizer(cfg: unknown, field: string): PreTokenizeFn | null {
       return perPiece(matchAll(WHITESPACE_SPLIT_PRE));
     case 'Metaspace':
       return metaspace(cfg);
-    case 'Punctuation':
-      return perPiece(punctuation(cfg, field));
-    case 'Digits':
-      return perPiece(matchAll(cfg.individual_digits ? /[^\p{Nd}]+|\p{Nd}/gu : /[^\p{Nd}]+|\p{Nd}+/gu));
+    case 'Punctuation': {
+      const behavior = splitBehavior(cfg.behavior, 'isolated', `${field}.behavior`);
+      const re = new RegExp(`[${PUNCT}]`, 'gu');
+      return perPiece((text) => splitBy(text, re, behavior));
+    }
+    case 'Digits': {
+      // Rust `char::is_numeric` (Nd, Nl, No), each digit a match.
+      const behavior = cfg.individual_digits === true ? 'isolated' : 'contiguous';
+      return perPiece((text) => splitBy(text, /\p{N}/gu, behavior));
+    }
+    case 'Split': {
+      const behavior = splitBehavior(cfg.behavior, 'isolated', `${field}.behavior`);
+      // The library translates the Oniguruma pattern; the split itself is Rust's.
+      const re = new SplitPreTokenizer({ ...cfg, invert: true } as never).pattern as RegExp | null;
+      if (!(re instanceof RegExp)) throw new FieldError(`${field}.pattern`, 'not a String or Regex pattern');
+      const invert = cfg.invert === true;
+      return perPiece((text) => splitBy(text, re, behavior, invert));
+    }
     case 'ByteLevel':
       return perPiece(byteLevel(cfg));
     case 'Sequence': {
@@ -482,12 +547,118 @@ export function serdeF64(x: number): number {
   return m[1] ? -f : f;
 }
 
-function withSerdeScores(model: Json): Json {
-  if (!Array.isArray(model.vocab)) return model;
-  const vocab = model.vocab.map((entry: unknown) =>
-    Array.isArray(entry) && typeof entry[1] === 'number' ? [entry[0], serdeF64(entry[1])] : entry,
-  );
-  return { ...model, vocab };
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  id: number;
+}
+
+/**
+ * Rust's `Unigram::encode_optimized` (the best path over the characters of one pre-token, ties
+ * kept by the earliest start, unknown characters at the minimum score - 10, fused when
+ * `fuse_unk`), with byte fallback as in `Unigram::tokenize`. The library's lattice reaches the same
+ * best score but breaks near-ties (one ulp apart) differently, giving another segmentation.
+ */
+function unigramModel(model: Json): ModelFn {
+  if (!Array.isArray(model.vocab)) throw new FieldError('model.vocab', 'not an array of [piece, score]');
+  const pieces: string[] = [];
+  const scores: number[] = [];
+  const ids = new Map<string, number>();
+  const root: TrieNode = { next: new Map(), id: -1 };
+  let minScore = Infinity;
+  model.vocab.forEach((entry: unknown, i) => {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') {
+      throw new FieldError(`model.vocab[${i}]`, 'not a [piece, score] pair');
+    }
+    const [piece, score] = entry as [string, number];
+    const f = serdeF64(score);
+    pieces.push(piece);
+    scores.push(f);
+    if (!ids.has(piece)) ids.set(piece, i);
+    if (f < minScore) minScore = f;
+    let node = root;
+    for (const ch of piece) {
+      const cp = ch.codePointAt(0) as number;
+      let child = node.next.get(cp);
+      if (!child) node.next.set(cp, (child = { next: new Map(), id: -1 }));
+      node = child;
+    }
+    if (node.id < 0) node.id = i;
+  });
+  const unkId = typeof model.unk_id === 'number' ? model.unk_id : undefined;
+  const unkScore = minScore - 10;
+  const fuseUnk = model.fuse_unk !== false;
+  const byteFallback = model.byte_fallback === true;
+
+  const encodeOne = (sentence: string): string[] => {
+    const chars = Array.from(sentence);
+    const n = chars.length;
+    const cps = chars.map((c) => c.codePointAt(0) as number);
+    const bestScore = new Float64Array(n + 1);
+    const bestStart = new Int32Array(n + 1).fill(-1);
+    const bestId = new Int32Array(n + 1);
+    const offer = (end: number, start: number, id: number, score: number): void => {
+      if (bestStart[end] === -1 || score > (bestScore[end] as number)) {
+        bestScore[end] = score;
+        bestStart[end] = start;
+        bestId[end] = id;
+      }
+    };
+    for (let start = 0; start < n; start++) {
+      const till = bestScore[start] as number;
+      let single = false;
+      let node: TrieNode | undefined = root;
+      for (let end = start; end < n; end++) {
+        node = node.next.get(cps[end] as number);
+        if (!node) break;
+        if (node.id >= 0) {
+          offer(end + 1, start, node.id, (scores[node.id] as number) + till);
+          if (end === start) single = true;
+        }
+      }
+      if (!single) {
+        if (unkId === undefined) throw new Error('Unigram model without unk_id met an unknown character');
+        offer(start + 1, start, unkId, unkScore + till);
+      }
+    }
+    const out: string[] = [];
+    let fused: string[] = [];
+    for (let end = n; end > 0;) {
+      const start = bestStart[end] as number;
+      const piece = chars.slice(start, end).join('');
+      if (fuseUnk && unkId !== undefined && bestId[end] === unkId) fused.push(piece);
+      else {
+        if (fused.length) out.push(fused.reverse().join(''));
+        fused = [];
+        out.push(piece);
+      }
+      end = start;
+    }
+    if (fused.length) out.push(fused.reverse().join(''));
+    return out.reverse();
+  };
+
+  const unkToken = unkId === undefined ? undefined : pieces[unkId];
+  const fn = ((input: string[]): string[] => {
+    const out: string[] = [];
+    for (const sentence of input) {
+      if (sentence === '') continue;
+      for (const token of encodeOne(sentence)) {
+        if (ids.has(token)) out.push(token);
+        else if (byteFallback) {
+          const bytes = Array.from(
+            UTF8.encode(token),
+            (b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`,
+          );
+          if (bytes.every((b) => ids.has(b))) out.push(...bytes);
+          else if (unkToken !== undefined) out.push(unkToken);
+        } else if (unkToken !== undefined) out.push(unkToken);
+      }
+    }
+    return out;
+  }) as ModelFn;
+  fn.tokens_to_ids = ids;
+  fn.unk_token_id = unkId;
+  return fn;
 }
 
 /** Truncation settings: the file's `truncation` block. */
@@ -520,6 +691,12 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   private readonly addedRaw: RegExp | null;
   /** Added tokens matched in the normalized text (`normalized: true`, by their normalized form). */
   private readonly addedNormalized: RegExp | null;
+  /**
+   * BPE without `unk_token` (nor byte fallback): Rust skips a character that is not in the
+   * vocabulary before merging, so its neighbours can merge; the library keeps it as a symbol that
+   * blocks merges and drops it afterwards. Removing those characters first gives Rust's result.
+   */
+  private readonly dropUnknownChars: ((piece: string) => string) | null = null;
   /** Ids of recent pre-tokens: the model's output for a word depends on nothing else. */
   private readonly cache = new Map<string, readonly number[]>();
 
@@ -539,7 +716,6 @@ export class HuggingFaceTokenizer implements TextTokenizer {
         lib = new Tokenizer(
           {
             ...json,
-            model: json.model.type === 'Unigram' ? withSerdeScores(json.model) : json.model,
             normalizer: null,
             pre_tokenizer: null,
             post_processor: null,
@@ -551,12 +727,29 @@ export class HuggingFaceTokenizer implements TextTokenizer {
       } catch (err) {
         throw new FieldError('model', (err as Error).message.split('\n')[0] ?? 'invalid');
       }
-      this.model = lib.model as unknown as ModelFn;
+      this.model =
+        json.model.type === 'Unigram' ? unigramModel(json.model) : (lib.model as unknown as ModelFn);
       // WordLevel runs as the library's "Legacy" model, which takes its unk token from
       // tokenizer_config.json: Rust takes the model's `unk_token`.
       const unk = json.model.unk_token;
       if (this.model.unk_token_id === undefined && typeof unk === 'string') {
         this.model.unk_token_id = this.model.tokens_to_ids.get(unk);
+      }
+      const m = json.model;
+      if (
+        m.type === 'BPE' &&
+        isRecord(m.vocab) &&
+        (m.unk_token === null || m.unk_token === undefined) &&
+        m.byte_fallback !== true &&
+        !m.continuing_subword_prefix &&
+        !m.end_of_word_suffix
+      ) {
+        const vocab = m.vocab;
+        this.dropUnknownChars = (piece) => {
+          for (const ch of piece)
+            if (!Object.hasOwn(vocab, ch)) return [...piece].filter((c) => Object.hasOwn(vocab, c)).join('');
+          return piece;
+        };
       }
       const raw: string[] = [];
       const normalized: string[] = [];
@@ -659,7 +852,8 @@ export class HuggingFaceTokenizer implements TextTokenizer {
     if (ids === undefined) {
       const { tokens_to_ids: known, unk_token_id: unk } = this.model;
       const found: number[] = [];
-      for (const token of this.model([piece])) {
+      const modelPiece = this.dropUnknownChars ? this.dropUnknownChars(piece) : piece;
+      for (const token of modelPiece === '' ? [] : this.model([modelPiece])) {
         // No unk token: the library keeps nothing for an unknown piece, as Rust does.
         const id = known.get(token) ?? unk;
         if (id !== undefined) found.push(id);
