@@ -338,6 +338,27 @@ describe('broken artefacts', () => {
     );
   });
 
+  it('a run that fails (ids of another length than the fixed one) is MODEL_INCOMPATIBLE naming the file', async () => {
+    const fx = FIXTURES.find((f) => f.config.input && f.config.input.length === undefined);
+    expect(fx).toBeDefined();
+    const net = await loadNetwork(fx!.dir, fx!.modelFile);
+    const input = net.spec.inputs[0]!;
+    expect(typeof input.shape[1]).toBe('number');
+    const x = tf.zeros(
+      [1, (input.shape[1] as number) + 3],
+      input.dtype.startsWith('int') ? 'int32' : 'float32',
+    );
+    try {
+      const err = (await net.predict({ [input.name]: x }).catch((e: unknown) => e)) as ModelError;
+      expect(modelErrorCode(err)).toBe('MODEL_INCOMPATIBLE');
+      expect(err.file).toBe(fx!.modelFile);
+      expect(err.message).not.toContain('\n');
+    } finally {
+      x.dispose();
+      net.dispose();
+    }
+  });
+
   it('a layer docbatch cannot run is MODEL_INCOMPATIBLE naming its class', async () => {
     expect(layersFixture).toBeDefined();
     const dir = copyOf(layersFixture!);

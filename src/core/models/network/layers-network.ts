@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { incompatible, loadFailed } from '../model-errors';
+import { incompatible, loadFailed, modelErrorCode } from '../model-errors';
+import { MODEL_FILE_FIELD } from './artefact-file';
 import './keras-compat-layers';
 import type { JsonObject } from './keras-layer-config';
 import { kerasIoNames, kerasVocabSize } from './keras-topology-facts';
@@ -36,6 +37,15 @@ export interface BuildOptions extends NetworkLoadOptions {
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0]!.slice(0, 200);
+}
+
+/**
+ * An error of a network run as a ModelError `MODEL_INCOMPATIBLE` naming the file (a ModelError
+ * passes unchanged).
+ */
+export function runFailure(file: string, err: unknown): Error {
+  if (modelErrorCode(err)) return err as Error;
+  return incompatible(file, MODEL_FILE_FIELD, `fails when it runs (${firstLine(err)})`);
 }
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -127,6 +137,7 @@ function specOf(model: tf.LayersModel, topology: JsonObject, opts: BuildOptions)
 /** A loaded Keras / tfjs-layers network. */
 export class LayersNetwork implements Network {
   private readonly outputIndex: number;
+  private readonly file: string;
   private disposed = false;
 
   /** Wraps a built model; `topology` is its Keras-style config (names and vocabulary are read from it). */
@@ -139,6 +150,7 @@ export class LayersNetwork implements Network {
     readonly spec: NetworkSpec,
     opts: BuildOptions,
   ) {
+    this.file = opts.file;
     const names = spec.outputs.map((o) => o.name);
     this.outputIndex = opts.outputName === undefined ? 0 : names.indexOf(opts.outputName);
     if (this.outputIndex < 0) {
@@ -151,19 +163,23 @@ export class LayersNetwork implements Network {
   }
 
   predict(feeds: Record<string, tf.Tensor>): Promise<tf.Tensor> {
-    if (this.disposed) return Promise.reject(new Error('network is disposed'));
-    const xs = this.spec.inputs.map((s) => {
-      const x = feeds[s.name];
-      if (!x) throw incompatible('config.json', 'inputs', `no tensor fed to input '${s.name}'`);
-      return x;
-    });
-    return Promise.resolve(
-      tf.tidy(() => {
-        const out = this.model.predict(xs.length === 1 ? xs[0]! : xs);
-        const y = Array.isArray(out) ? out[this.outputIndex]! : out;
-        return y.dtype === 'float32' ? y : tf.cast(y, 'float32');
-      }),
-    );
+    try {
+      if (this.disposed) throw new Error('network is disposed');
+      const xs = this.spec.inputs.map((s) => {
+        const x = feeds[s.name];
+        if (!x) throw incompatible('config.json', 'inputs', `no tensor fed to input '${s.name}'`);
+        return x;
+      });
+      return Promise.resolve(
+        tf.tidy(() => {
+          const out = this.model.predict(xs.length === 1 ? xs[0]! : xs);
+          const y = Array.isArray(out) ? out[this.outputIndex]! : out;
+          return y.dtype === 'float32' ? y : tf.cast(y, 'float32');
+        }),
+      );
+    } catch (err) {
+      return Promise.reject(runFailure(this.file, err));
+    }
   }
 
   dispose(): void {

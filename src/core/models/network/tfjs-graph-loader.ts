@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { incompatible } from '../model-errors';
 import { graphTensors, graphVocabSize, tensorName } from './graph-signature';
+import { runFailure } from './layers-network';
 import { peekModelJsonKind, readModelJson } from './model-json-files';
 import type { Network, NetworkLoader, NetworkLoadOptions, NetworkSpec } from './types';
 
@@ -95,7 +96,7 @@ class GraphNetwork implements Network {
       feeds[s.name] = tf.zeros(shape, this.feedDtype.get(s.name) ?? 'int32');
     }
     try {
-      (await this.predict(feeds)).dispose();
+      (await this.execute(feeds)).dispose();
     } catch (err) {
       throw incompatible(this.file, 'modelTopology', `the graph does not run in tfjs (${firstLine(err)})`);
     } finally {
@@ -107,32 +108,37 @@ class GraphNetwork implements Network {
     if (this.disposed) throw new Error('network is disposed');
     const inputs: tf.NamedTensorMap = {};
     const casts: tf.Tensor[] = [];
-    for (const s of this.spec.inputs) {
-      const x = feeds[s.name];
-      if (!x) throw incompatible('config.json', 'inputs', `no tensor fed to input '${s.name}'`);
-      const dtype = this.feedDtype.get(s.name) ?? x.dtype;
-      const fed = x.dtype === dtype ? x : tf.cast(x, dtype);
-      if (fed !== x) casts.push(fed);
-      inputs[s.name] = fed;
-    }
     try {
-      let y: tf.Tensor;
-      if (!this.useAsync) {
-        try {
-          y = this.model.execute(inputs, this.output) as tf.Tensor;
-        } catch (err) {
-          if (!/executeAsync/.test(String((err as Error).message))) throw err;
-          this.useAsync = true;
-          y = (await this.model.executeAsync(inputs, this.output)) as tf.Tensor;
-        }
-      } else y = (await this.model.executeAsync(inputs, this.output)) as tf.Tensor;
+      for (const s of this.spec.inputs) {
+        const x = feeds[s.name];
+        if (!x) throw incompatible('config.json', 'inputs', `no tensor fed to input '${s.name}'`);
+        const dtype = this.feedDtype.get(s.name) ?? x.dtype;
+        const fed = x.dtype === dtype ? x : tf.cast(x, dtype);
+        if (fed !== x) casts.push(fed);
+        inputs[s.name] = fed;
+      }
+      const y = await this.execute(inputs);
       if (y.dtype === 'float32') return y;
       const f = tf.cast(y, 'float32');
       y.dispose();
       return f;
+    } catch (err) {
+      throw runFailure(this.file, err);
     } finally {
       tf.dispose(casts);
     }
+  }
+
+  private async execute(inputs: tf.NamedTensorMap): Promise<tf.Tensor> {
+    if (!this.useAsync) {
+      try {
+        return this.model.execute(inputs, this.output) as tf.Tensor;
+      } catch (err) {
+        if (!/executeAsync/.test(String((err as Error).message))) throw err;
+        this.useAsync = true;
+      }
+    }
+    return (await this.model.executeAsync(inputs, this.output)) as tf.Tensor;
   }
 
   dispose(): void {
