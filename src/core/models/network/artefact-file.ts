@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadFailed } from '../model-errors';
+import { loadFailed, ModelError } from '../model-errors';
 
 /** The `config.json` field that names a network file. */
 export const MODEL_FILE_FIELD = 'config.json model_file';
@@ -26,4 +26,12 @@ export async function readArtefact(dir: string, file: string, field = MODEL_FILE
           : `cannot be read (${code ?? 'error'})`;
     throw loadFailed(file, why, field);
   }
+}
+
+/**
+ * A file `config.json model_file` names that is not what its name says (not HDF5, not a zip,
+ * truncated): MODEL_LOAD_FAILED with the message `<file>: <why>` and the field `config.json model_file`.
+ */
+export function unreadableModelFile(file: string, why: string): ModelError {
+  return new ModelError('MODEL_LOAD_FAILED', `${file}: ${why}`, file, MODEL_FILE_FIELD);
 }

@@ -1,5 +1,6 @@
 import * as jsfive from 'jsfive';
 import { loadFailed } from '../model-errors';
+import { unreadableModelFile } from './artefact-file';
 
 /**
  * Read-only access to an HDF5 file held in memory (Keras `.h5` files and the `model.weights.h5`
@@ -55,6 +56,7 @@ function decode(value: unknown): unknown {
 }
 
 function cause(err: unknown): string {
+  if (err instanceof RangeError) return 'the file is cut short';
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0]!.slice(0, 200);
 }
@@ -175,12 +177,15 @@ class JsfiveGroup implements Hdf5Group {
  * HDF5 file is a member of it (`model.weights.h5` inside `model.keras`).
  */
 export function openHdf5(bytes: Uint8Array, file: string, field?: string): Hdf5Group {
-  if (!isHdf5(bytes)) throw loadFailed(file, 'not an HDF5 file (truncated?)', field);
+  const fail = (why: string) => (field ? loadFailed(file, why, field) : unreadableModelFile(file, why));
+  if (!isHdf5(bytes)) throw fail('not an HDF5 file (truncated?)');
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   try {
     const root = new jsfive.File(buffer, file) as unknown as JsfiveNode;
     return new JsfiveGroup(root, '/', file, field);
   } catch (err) {
-    throw loadFailed(file, `damaged HDF5 file (${cause(err)}; truncated?)`, field);
+    throw fail(
+      err instanceof RangeError ? 'HDF5 file cut short (truncated?)' : `damaged HDF5 file (${cause(err)})`,
+    );
   }
 }

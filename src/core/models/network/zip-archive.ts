@@ -1,5 +1,6 @@
 import { inflateRawSync } from 'node:zlib';
 import { loadFailed } from '../model-errors';
+import { unreadableModelFile } from './artefact-file';
 
 /**
  * A small reader for zip archives held in memory (Keras 3 `.keras` files): the central directory
@@ -27,7 +28,7 @@ export class ZipArchive {
 
   /** Reads the central directory of `bytes`; `file` names the archive in errors. */
   static open(bytes: Buffer, file: string): ZipArchive {
-    const bad = (why: string) => loadFailed(file, `not a zip archive (${why}; truncated?)`);
+    const bad = (why: string) => unreadableModelFile(file, `not a zip archive (${why}; truncated?)`);
     let eocd = -1;
     for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
       if (bytes.readUInt32LE(i) === EOCD) {
