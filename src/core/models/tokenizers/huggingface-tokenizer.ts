@@ -1,16 +1,13 @@
 import {
-  FixedLengthPreTokenizer,
   NFCNormalizer,
   NFDNormalizer,
   NFKCNormalizer,
   NFKDNormalizer,
   PrecompiledNormalizer,
-  PrependNormalizer,
   ReplaceNormalizer,
   ReplacePreTokenizer,
   SplitPreTokenizer,
   StripAccentsNormalizer,
-  StripNormalizer,
   Tokenizer,
 } from '@huggingface/tokenizers';
 import { loadFailed } from '../model-errors';
@@ -38,7 +35,8 @@ import type { TextTokenizer, TokenizedText } from './text-tokenizer';
  *   (the library has `Isolated` and `Removed` only, groups runs of punctuation, and its `Digits`
  *   `\d` is ASCII where Rust's `is_numeric` is Unicode N*); `Split` patterns are compiled by the
  *   library (its Oniguruma translation).
- * - Added tokens' `lstrip` / `rstrip` take Unicode White_Space (JavaScript's `trim` also takes
+ * - `Prepend` leaves an empty text empty (the library prepends to it).
+ * - The `Strip` normalizer and added tokens' `lstrip` / `rstrip` take Unicode White_Space (JavaScript's `trim` also takes
  *   U+FEFF and leaves U+0085).
  * - The model runs on each pre-token on its own, as in Rust: the library runs it over all the
  *   pre-tokens of a section at once, so its `fuse_unk` fuses unknown tokens across words.
@@ -52,8 +50,8 @@ import type { TextTokenizer, TokenizedText } from './text-tokenizer';
  *   are applied here, from the file, the way Rust does: the library has no truncation.
  *
  * The library is used for the models (WordPiece, BPE, WordLevel; it also checks Unigram files), and the normalizers and
- * pre-tokenizers not listed above (NFC/NFD/NFKC/NFKD, Strip, StripAccents, Replace, Prepend,
- * Precompiled; Replace, FixedLength). Added tokens are split off as the library does
+ * pre-tokenizers not listed above (NFC/NFD/NFKC/NFKD, StripAccents, Replace,
+ * Precompiled; Replace). Added tokens are split off as the library does
  * (leftmost-longest, `lstrip`/`rstrip`, normalized ones matched in the normalized text).
  *
  * Known gaps (not in the tested models): `Precompiled` (SentencePiece's charsmap) is approximated
@@ -73,6 +71,32 @@ const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
 
 const BERT_CONTROL = /[\0\ufffd]|(?![\t\n\r])[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu;
 const WHITESPACE = new RegExp(`[${WS}]`, 'gu');
+/** Rust `char::is_whitespace` (all of them are in the BMP). */
+function isWhiteSpace(cu: number): boolean {
+  return (
+    (cu >= 0x09 && cu <= 0x0d) ||
+    cu === 0x20 ||
+    cu === 0x85 ||
+    cu === 0xa0 ||
+    cu === 0x1680 ||
+    (cu >= 0x2000 && cu <= 0x200a) ||
+    cu === 0x2028 ||
+    cu === 0x2029 ||
+    cu === 0x202f ||
+    cu === 0x205f ||
+    cu === 0x3000
+  );
+}
+
+/** Rust's strip of Unicode White_Space (`Strip`, added tokens' `lstrip`/`rstrip`); JS `trim` differs on U+FEFF, U+0085. */
+function stripWhiteSpace(text: string, left: boolean, right: boolean): string {
+  let a = 0;
+  let b = text.length;
+  if (left) while (a < b && isWhiteSpace(text.charCodeAt(a))) a++;
+  if (right) while (b > a && isWhiteSpace(text.charCodeAt(b - 1))) b--;
+  return a === 0 && b === text.length ? text : text.slice(a, b);
+}
+
 /** Rust `BertNormalizer::is_chinese_char` (its 0x2B920 differs from BERT's Python 0x2B820). */
 const CHINESE =
   /[\u4e00-\u9fff\u3400-\u4dbf\u{20000}-\u{2a6df}\u{2a700}-\u{2b73f}\u{2b740}-\u{2b81f}\u{2b920}-\u{2ceaf}\uf900-\ufaff\u{2f800}-\u{2fa1f}]/gu;
@@ -169,10 +193,8 @@ const LIBRARY_NORMALIZERS: Record<string, new (cfg: never) => { normalize(text: 
   NFD: NFDNormalizer,
   NFKC: NFKCNormalizer,
   NFKD: NFKDNormalizer,
-  Strip: StripNormalizer,
   StripAccents: StripAccentsNormalizer,
   Replace: ReplaceNormalizer,
-  Prepend: PrependNormalizer,
   Precompiled: PrecompiledNormalizer,
 };
 
@@ -184,6 +206,17 @@ function buildNormalizer(cfg: unknown, field: string): NormalizeFn | null {
       return bertNormalizer(cfg);
     case 'Lowercase':
       return rustLowercase;
+    case 'Prepend': {
+      // Rust prepends to a non-empty text only (the library prepends to '' too).
+      const prepend = typeof cfg.prepend === 'string' ? cfg.prepend : '';
+      return (text) => (text === '' ? text : prepend + text);
+    }
+    case 'Strip': {
+      // Rust strips `char::is_whitespace` (JavaScript's trim also takes U+FEFF and leaves U+0085).
+      const left = cfg.strip_left !== false;
+      const right = cfg.strip_right !== false;
+      return (text) => stripWhiteSpace(text, left, right);
+    }
     case 'Sequence': {
       if (!Array.isArray(cfg.normalizers)) throw new FieldError(`${field}.normalizers`, 'not an array');
       const parts = cfg.normalizers
@@ -301,7 +334,6 @@ const LIBRARY_PRE_TOKENIZERS: Record<
   new (cfg: never) => { pre_tokenize_text(text: string): string[] }
 > = {
   Replace: ReplacePreTokenizer,
-  FixedLength: FixedLengthPreTokenizer,
 };
 
 function buildPreTokenizer(cfg: unknown, field: string): PreTokenizeFn | null {
@@ -336,6 +368,17 @@ function buildPreTokenizer(cfg: unknown, field: string): PreTokenizeFn | null {
     }
     case 'ByteLevel':
       return perPiece(byteLevel(cfg));
+    case 'FixedLength': {
+      // Rust counts characters (code points); the library counts UTF-16 units.
+      const size = cfg.length === undefined ? 5 : intField(cfg.length, `${field}.length`);
+      if (size === 0) throw new FieldError(`${field}.length`, 'must be positive');
+      return perPiece((text) => {
+        const chars = Array.from(text);
+        const out: string[] = [];
+        for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(''));
+        return out;
+      });
+    }
     case 'Sequence': {
       if (!Array.isArray(cfg.pretokenizers)) throw new FieldError(`${field}.pretokenizers`, 'not an array');
       const parts = cfg.pretokenizers
@@ -468,10 +511,6 @@ function addedMatcher(contents: string[]): RegExp | null {
   return new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
 }
 
-/** Rust strips Unicode White_Space (`\s`) beside an `lstrip`/`rstrip` added token (JS `trim` differs on U+FEFF, U+0085). */
-const TRAILING_WHITESPACE = new RegExp(`[${WS}]+$`, 'u');
-const LEADING_WHITESPACE = new RegExp(`^[${WS}]+`, 'u');
-
 /**
  * Splits `text` around the added tokens `re` finds, then strips the whitespace an added token's
  * `lstrip` / `rstrip` takes from its neighbours, as the library does.
@@ -492,8 +531,8 @@ function splitAdded(text: string, re: RegExp | null, added: Map<string, AddedTok
     if (!a) continue;
     const prev = out[i - 1];
     const next = out[i + 1];
-    if (a.lstrip && prev && !prev.added) prev.text = prev.text.replace(TRAILING_WHITESPACE, '');
-    if (a.rstrip && next && !next.added) next.text = next.text.replace(LEADING_WHITESPACE, '');
+    if (a.lstrip && prev && !prev.added) prev.text = stripWhiteSpace(prev.text, false, true);
+    if (a.rstrip && next && !next.added) next.text = stripWhiteSpace(next.text, true, false);
   }
   return out;
 }
