@@ -56,6 +56,7 @@ function stockClass(name: string): LayerClass {
   return entry[0] as unknown as LayerClass;
 }
 
+/** Keras's GlobalAveragePooling1D: the mean over the steps the mask keeps (all steps without a mask). */
 export class KerasGlobalAveragePooling1D extends tf.layers.Layer {
   static className = 'KerasGlobalAveragePooling1D';
 
@@ -188,6 +189,9 @@ function kerasRnn(stock: 'LSTM' | 'GRU' | 'SimpleRNN'): LayerClass & { className
   return cls;
 }
 
+/** Keras's LSTM (`zero_output_for_mask`). */
 export const KerasLSTM = kerasRnn('LSTM');
+/** Keras's GRU (`zero_output_for_mask`, `reset_after`). */
 export const KerasGRU = kerasRnn('GRU');
+/** Keras's SimpleRNN (`zero_output_for_mask`). */
 export const KerasSimpleRNN = kerasRnn('SimpleRNN');

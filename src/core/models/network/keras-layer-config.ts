@@ -18,7 +18,9 @@ export interface ConfigSource {
   kerasMajor?: number;
 }
 
+/** A JSON value as Keras writes configs. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A JSON object. */
 export type JsonObject = { [key: string]: Json };
 
 /** Keras class -> tfjs class; a class missing here is refused. */
@@ -100,6 +102,7 @@ const DROPPED = new Set([
 /** The names of the classes docbatch runs (for docs and messages). */
 export const SUPPORTED_KERAS_LAYERS = Object.keys(CLASSES);
 
+/** Whether `v` is a JSON object (not null, not an array). */
 export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

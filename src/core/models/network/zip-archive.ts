@@ -19,6 +19,7 @@ const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 
+/** A zip archive in memory: its member names and their bytes. */
 export class ZipArchive {
   private constructor(
     private readonly bytes: Buffer,
