@@ -172,7 +172,12 @@ export class LayersNetwork implements Network {
       });
       return Promise.resolve(
         tf.tidy(() => {
-          const out = this.model.predict(xs.length === 1 ? xs[0]! : xs);
+          // Ids fed as int32 to a float32 Keras input (`Input(shape=(100,))`) and the reverse.
+          const cast = xs.map((x, i) => {
+            const want = this.model.inputs[i]?.dtype ?? x.dtype;
+            return x.dtype === want ? x : tf.cast(x, want);
+          });
+          const out = this.model.predict(cast.length === 1 ? cast[0]! : cast);
           const y = Array.isArray(out) ? out[this.outputIndex]! : out;
           return y.dtype === 'float32' ? y : tf.cast(y, 'float32');
         }),
