@@ -76,25 +76,25 @@ function decode(data: ArrayBuffer, specs: tf.io.WeightsManifestEntry[], file: st
 
 /**
  * Weights by layer: names are `<layer>/<...>` (Keras 2), or `<model>/<layer>/<...>` (a Keras 3
- * Sequential through the converter). A Bidirectional's forward weights come before its backward ones.
+ * Sequential through the converter); a `:0` suffix is ignored. A layer found under neither gets the
+ * weights with a `<layer>` segment anywhere in their path. A Bidirectional's forward weights come
+ * before its backward ones.
  */
 function byLayer(arrays: WeightArray[], modelName: string): WeightSource {
   const prefix = `${modelName}/`;
   const strip = arrays.length > 0 && arrays.every((a) => a.name.startsWith(prefix));
+  const path = (a: WeightArray) =>
+    (strip ? a.name.slice(prefix.length) : a.name).replace(/:\d+$/, '').split('/');
   const groups = new Map<string, WeightArray[]>();
   for (const a of arrays) {
-    const name = strip ? a.name.slice(prefix.length) : a.name;
-    const layer = name.split('/')[0]!;
-    const list = groups.get(layer) ?? [];
-    list.push(a);
-    groups.set(layer, list);
+    const layer = path(a)[0]!;
+    groups.set(layer, [...(groups.get(layer) ?? []), a]);
   }
   const rank = (a: WeightArray) => (/\/backward_/.test(a.name) ? 1 : 0);
-  return (layer) =>
-    groups
-      .get(layer)
-      ?.slice()
-      .sort((a, b) => rank(a) - rank(b));
+  return (layer) => {
+    const found = groups.get(layer) ?? arrays.filter((a) => path(a).slice(0, -1).includes(layer));
+    return found.length > 0 ? found.slice().sort((a, b) => rank(a) - rank(b)) : undefined;
+  };
 }
 
 /** A layers model tfjs saved itself: loaded by tfjs as it is (custom layers registered by docbatch included). */
