@@ -89,8 +89,8 @@ describe('normaliseKerasModel', () => {
         /layer 'mha' is a MultiHeadAttention, which docbatch cannot run/,
       ],
       [
-        layer('Dense', 'd', 'ids', { units: 2, activation: 'hard_sigmoid' }),
-        /layer 'd' uses activation "hard_sigmoid"/,
+        layer('Dense', 'd', 'ids', { units: 2, activation: 'tanh_shrink' }),
+        /layer 'd' uses activation "tanh_shrink"/,
       ],
       [
         layer('Conv1D', 'c', 'ids', { data_format: 'channels_first' }),

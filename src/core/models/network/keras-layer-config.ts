@@ -78,6 +78,11 @@ const ACTIVATIONS: Record<string, string> = {
   silu: 'swish',
   gelu: 'gelu',
   mish: 'mish',
+  // keras-activations.ts
+  hard_silu: 'hard_silu',
+  hard_swish: 'hard_silu',
+  leaky_relu: 'leaky_relu',
+  exponential: 'exponential',
 };
 
 /** Keys Keras writes that tfjs has no use for (or misreads). */
@@ -121,9 +126,10 @@ function activation(value: Json | undefined, layer: string, src: ConfigSource): 
   let name: Json | undefined = value;
   if (isObject(value)) name = typeof value['config'] === 'string' ? value['config'] : value['class_name'];
   if (name === null || name === undefined) return 'linear';
-  const mapped = typeof name === 'string' ? ACTIVATIONS[name] : undefined;
+  let mapped = typeof name === 'string' ? ACTIVATIONS[name] : undefined;
   // Keras 3's hard_sigmoid is relu6(x + 3) / 6; tfjs (and Keras 2) use clip(0.2 x + 0.5).
-  if (!mapped || (name === 'hard_sigmoid' && src.kerasMajor === 3)) {
+  if (name === 'hard_sigmoid' && src.kerasMajor === 3) mapped = 'keras3_hard_sigmoid';
+  if (!mapped) {
     throw incompatible(
       src.file,
       src.field,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { incompatible, loadFailed, modelErrorCode } from '../model-errors';
 import { MODEL_FILE_FIELD } from './artefact-file';
+import './keras-activations';
 import './keras-compat-layers';
 import type { JsonObject } from './keras-layer-config';
 import { kerasIoNames, kerasVocabSize } from './keras-topology-facts';
