@@ -612,7 +612,7 @@ function unigramModel(model: Json): ModelFn {
     const f = serdeF64(score);
     pieces.push(piece);
     scores.push(f);
-    if (!ids.has(piece)) ids.set(piece, i);
+    ids.set(piece, i); // a repeated piece: the last one wins, as in Rust's HashMap
     if (f < minScore) minScore = f;
     let node = root;
     for (const ch of piece) {
@@ -621,7 +621,7 @@ function unigramModel(model: Json): ModelFn {
       if (!child) node.next.set(cp, (child = { next: new Map(), id: -1 }));
       node = child;
     }
-    if (node.id < 0) node.id = i;
+    node.id = i;
   });
   const unkId = typeof model.unk_id === 'number' ? model.unk_id : undefined;
   const unkScore = minScore - 10;
@@ -822,24 +822,19 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   }
 
   encode(text: string, maxIds?: number): TokenizedText {
-    const content = this.contentIds(text);
     const { prefix, prefixTypes, suffix, suffixTypes, typeId } = this.specials;
-    const limit = maxIds ?? this.truncation.maxLength;
-    let start = 0;
-    let end = content.length;
+    const limit = maxIds === undefined ? this.truncation.maxLength : Math.floor(maxIds);
+    let keep = Infinity;
     if (limit !== null) {
-      const keep = limit - prefix.length - suffix.length;
+      keep = limit - prefix.length - suffix.length;
       if (keep < 0) {
         throw new RangeError(
           `maxIds ${limit} is less than the ${prefix.length + suffix.length} special tokens`,
         );
       }
-      if (end > keep) {
-        if (this.truncation.left) start = end - keep;
-        else end = keep;
-      }
     }
-    const n = prefix.length + (end - start) + suffix.length;
+    const content = this.contentIds(text, keep, this.truncation.left);
+    const n = prefix.length + content.length + suffix.length;
     const ids = new Int32Array(n);
     const typeIds = new Int32Array(n);
     let k = 0;
@@ -847,7 +842,7 @@ export class HuggingFaceTokenizer implements TextTokenizer {
       ids[k] = prefix[i] as number;
       typeIds[k] = prefixTypes[i] as number;
     }
-    for (let i = start; i < end; i++, k++) {
+    for (let i = 0; i < content.length; i++, k++) {
       ids[k] = content[i] as number;
       typeIds[k] = typeId;
     }
@@ -859,34 +854,59 @@ export class HuggingFaceTokenizer implements TextTokenizer {
   }
 
   /**
-   * The ids of `text` before post-processing, as the library's `encode_text` computes them: added
-   * tokens split off the raw text (then off the normalized text), normalizer, pre-tokenizer, then
-   * the model on each pre-token (Rust runs the model per pre-token too; `fuse_unk` stays inside it).
+   * The ids of `text` before post-processing, truncated to the first (or, `left`, the last) `keep`
+   * ids, as the library's `encode_text` computes them: added tokens split off the raw text (then
+   * off the normalized text), normalizer, pre-tokenizer, then the model on each pre-token (Rust
+   * runs the model per pre-token too; `fuse_unk` stays inside it). The whole text is normalized and
+   * pre-tokenized (cheap, and what decides the pieces); the model, the costly part, runs only on
+   * the pieces whose ids survive truncation, since a piece's ids do not depend on the others.
    */
-  private contentIds(text: string): number[] {
-    const out: number[] = [];
+  private contentIds(text: string, keep: number, left: boolean): number[] {
+    // Added-token ids as numbers, pre-tokens as strings, in text order.
+    const items: (number | string)[] = [];
     const sections = splitAdded(text, this.addedRaw, this.added);
     for (let s = 0; s < sections.length; s++) {
       const section = sections[s] as Section;
       if (section.added) {
-        out.push(section.added.id);
+        items.push(section.added.id);
         continue;
       }
       if (section.text === '') continue;
       const normalized = this.normalize ? this.normalize(section.text) : section.text;
       if (normalized === '') continue;
       for (const sub of splitAdded(normalized, this.addedNormalized, this.added)) {
-        if (sub.added) out.push(sub.added.id);
+        if (sub.added) items.push(sub.added.id);
         else if (sub.text !== '') {
-          const pieces = this.preTokenize ? this.preTokenize([sub.text], s) : [sub.text];
-          for (const piece of pieces) this.pushPiece(piece, out);
+          if (this.preTokenize) for (const piece of this.preTokenize([sub.text], s)) items.push(piece);
+          else items.push(sub.text);
         }
       }
     }
-    return out;
+    const out: number[] = [];
+    if (!left) {
+      for (let i = 0; i < items.length && out.length < keep; i++) {
+        const item = items[i] as number | string;
+        if (typeof item === 'number') out.push(item);
+        else for (const id of this.pieceIds(item)) out.push(id);
+      }
+      if (out.length > keep) out.length = keep;
+      return out;
+    }
+    // Left truncation keeps the last ids: walk the pieces from the end.
+    const tail: (readonly number[])[] = [];
+    let count = 0;
+    for (let i = items.length - 1; i >= 0 && count < keep; i--) {
+      const item = items[i] as number | string;
+      const ids = typeof item === 'number' ? [item] : this.pieceIds(item);
+      tail.push(ids);
+      count += ids.length;
+    }
+    for (let i = tail.length - 1; i >= 0; i--) for (const id of tail[i] as readonly number[]) out.push(id);
+    return count > keep ? out.slice(count - keep) : out;
   }
 
-  private pushPiece(piece: string, out: number[]): void {
+  /** The model's ids for one pre-token (cached). */
+  private pieceIds(piece: string): readonly number[] {
     let ids = this.cache.get(piece);
     if (ids === undefined) {
       const { tokens_to_ids: known, unk_token_id: unk } = this.model;
@@ -901,7 +921,7 @@ export class HuggingFaceTokenizer implements TextTokenizer {
       if (this.cache.size >= MAX_CACHE) this.cache.clear();
       this.cache.set(piece, ids);
     }
-    for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
+    return ids;
   }
 }
 
