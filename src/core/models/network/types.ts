@@ -49,9 +49,11 @@ export interface NetworkLoadOptions {
 export interface Network {
   readonly spec: NetworkSpec;
   /**
-   * Runs one tensor batch. `feeds` holds one tensor per input, by {@link TensorSpec.name}, already
-   * cast to the declared dtype. Returns the scores output `[batch, units]` as float32; the caller
-   * disposes it.
+   * Runs one tensor batch. `feeds` holds one tensor per input, by {@link TensorSpec.name}, cast to
+   * the declared dtype (int64 inputs as int32: tfjs has no int64); the network casts a feed again
+   * where tfjs runs the input in another dtype (int32 ids into a float32 Keras `Input`). Returns the
+   * scores output `[batch, units]` as float32; the caller disposes it (and the feeds). A run that
+   * fails rejects with a ModelError `MODEL_INCOMPATIBLE` naming the model file.
    */
   predict(feeds: Record<string, tf.Tensor>): Promise<tf.Tensor>;
   dispose(): void;
