@@ -166,13 +166,21 @@ function sequential(config: Json, src: ConfigSource): JsonObject {
   // Keras < 2.2.3 wrote the layer list itself.
   const obj = isObject(config) ? config : { layers: config };
   const layers = Array.isArray(obj['layers']) ? obj['layers'] : [];
-  return {
-    name: obj['name'] ?? 'sequential',
-    layers: layers.map((entry) => {
-      if (!isObject(entry)) throw loadFailed(src.file, 'malformed layer entry', src.field);
-      return normaliseLayer(entry, src, (m) => normaliseKerasModel(m, src));
-    }),
-  };
+  const out = layers.map((entry) => {
+    if (!isObject(entry)) throw loadFailed(src.file, 'malformed layer entry', src.field);
+    return normaliseLayer(entry, src, (m) => normaliseKerasModel(m, src));
+  });
+  // A model built with model.build(shape) and no Input: the shape is the model's, not a layer's.
+  const first = out[0]?.['config'];
+  const shape = obj['build_input_shape'];
+  if (
+    isObject(first) &&
+    out[0]?.['class_name'] !== 'InputLayer' &&
+    first['batch_input_shape'] === undefined
+  ) {
+    if (Array.isArray(shape)) first['batch_input_shape'] = shape;
+  }
+  return { name: obj['name'] ?? 'sequential', layers: out };
 }
 
 /**
