@@ -138,6 +138,8 @@ export class ModelRegistry {
   /** Outcome of each entry's file check (by `name@version`): undefined = passed. */
   private readonly checks = new Map<string, Promise<RegistryProblem | undefined>>();
   private models: ScannedModel[] | undefined;
+  /** The last check started: checks run one after another. */
+  private checkChain: Promise<void> = Promise.resolve();
   private skipped: RegistryProblem[] = [];
 
   constructor(private readonly options: ModelRegistryOptions = {}) {
@@ -296,30 +298,36 @@ export class ModelRegistry {
       this.checks.set(info.id, ok);
       return ok;
     }
-    const wasLoaded = this.loaded.has(info.id);
-    const promise = this.load(info).then(
-      async (model) => {
-        if (!wasLoaded && !this.options.keepCheckedModels) await this.unload(info.id);
-        void model;
-        return undefined;
-      },
-      (err: unknown) => {
-        const e = asModelError(err);
-        const problem: RegistryProblem = { dir: info.dir, id: info.id, message: e.message, code: e.code };
-        if (e.file) problem.file = e.file;
-        if (e.field) problem.field = e.field;
-        this.options.log?.('model not served: its files failed the checks', {
-          model: info.id,
-          dir: info.dir,
-          code: e.code,
-          file: e.file,
-          field: e.field,
-          reason: e.message,
-        });
-        return problem;
-      },
-    );
+    // One check at a time: a repository of large models is not loaded all at once.
+    const previous = this.checkChain;
+    const promise = previous
+      .then(() => {
+        const wasLoaded = this.loaded.has(info.id);
+        return this.load(info).then(() => wasLoaded);
+      })
+      .then(
+        async (wasLoaded) => {
+          if (!wasLoaded && !this.options.keepCheckedModels) await this.unload(info.id);
+          return undefined;
+        },
+        (err: unknown) => {
+          const e = asModelError(err);
+          const problem: RegistryProblem = { dir: info.dir, id: info.id, message: e.message, code: e.code };
+          if (e.file) problem.file = e.file;
+          if (e.field) problem.field = e.field;
+          this.options.log?.('model not served: its files failed the checks', {
+            model: info.id,
+            dir: info.dir,
+            code: e.code,
+            file: e.file,
+            field: e.field,
+            reason: e.message,
+          });
+          return problem;
+        },
+      );
     this.checks.set(info.id, promise);
+    this.checkChain = promise.then(() => undefined);
     return promise;
   }
 
