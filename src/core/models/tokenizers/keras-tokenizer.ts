@@ -70,12 +70,13 @@ export class KerasTokenizer implements TextTokenizer {
     const { filters, split, wordIndex, oovToken, numWords } = config;
     let maxId = 0;
     for (const id of wordIndex.values()) if (id > maxId) maxId = id;
-    this.vocabSize = numWords ? numWords : maxId + 1;
+    this.oovId = oovToken === null ? null : (wordIndex.get(oovToken) ?? null);
+    // The OOV id is emitted even when it is not below num_words (only num_words = 1 does that).
+    this.vocabSize = numWords ? Math.max(numWords, (this.oovId ?? 0) + 1) : maxId + 1;
     const cps = new Set<number>();
     for (const ch of filters) cps.add(ch.codePointAt(0) as number);
     this.filterRe = cps.size ? new RegExp(`[${[...cps].map(escapeCodePoint).join('')}]`, 'gu') : null;
     this.splitReplacement = split.replace(/\$/g, '$$$$');
-    this.oovId = oovToken === null ? null : (wordIndex.get(oovToken) ?? null);
     if (config.charLevel) {
       const bmp = new Int32Array(0x10000).fill(this.oovId ?? -1);
       for (const [word, id] of wordIndex) {
