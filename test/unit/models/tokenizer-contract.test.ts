@@ -115,6 +115,28 @@ describe('tokenizer golden fixtures (ids exactly as the framework gives them)', 
     it('tokenizes a 100,000-character text in well under a second', () => {
       expect(timeLongText(tok)).toBeLessThan(500);
     });
+
+    if (c.config.tokenizer.type === 'huggingface') {
+      it('truncates a 100,000-character text to exactly the ids of the untruncated one', () => {
+        const file = JSON.parse(readFileSync(path.join(c.dir, 'tokenizer.json'), 'utf8')) as {
+          truncation?: { direction?: string } | null;
+        };
+        const left = file.truncation?.direction?.toLowerCase() === 'left';
+        const full = Array.from(tok.encode(LONG_TEXT, 1e9).ids);
+        const specials = Array.from(tok.encode('', 1e9).ids);
+        // The specials split into the ids before the text and after it.
+        let p = specials.length;
+        const fits = (k: number): boolean =>
+          specials.slice(0, k).every((id, i) => full[i] === id) &&
+          specials.slice(k).every((id, i) => full[full.length - (specials.length - k) + i] === id);
+        while (p > 0 && !fits(p)) p--;
+        const content = full.slice(p, full.length - (specials.length - p));
+        const keep = 64 - specials.length;
+        const kept = left ? content.slice(content.length - keep) : content.slice(0, keep);
+        const cut = Array.from(tok.encode(LONG_TEXT, 64).ids);
+        expect(cut).toEqual([...specials.slice(0, p), ...kept, ...specials.slice(p)]);
+      });
+    }
   });
 });
 
