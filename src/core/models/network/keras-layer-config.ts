@@ -107,6 +107,12 @@ const DROPPED = new Set([
 /** The names of the classes docbatch runs (for docs and messages). */
 export const SUPPORTED_KERAS_LAYERS = Object.keys(CLASSES);
 
+/** A value for a message: JSON, at most 60 characters (configs never end up in messages whole). */
+export function brief(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value ?? null) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 /** Whether `v` is a JSON object (not null, not an array). */
 export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -133,7 +139,7 @@ function activation(value: Json | undefined, layer: string, src: ConfigSource): 
     throw incompatible(
       src.file,
       src.field,
-      `layer '${layer}' uses activation ${JSON.stringify(name)}, which docbatch cannot run`,
+      `layer '${layer}' uses activation ${JSON.stringify(brief(name))}, which docbatch cannot run`,
     );
   }
   return mapped;
@@ -173,7 +179,7 @@ function normaliseValues(cls: string, c: JsonObject, layer: string, src: ConfigS
   if (cls === 'InputLayer') {
     const dtype = out['dtype'];
     if (dtype !== 'int32' && dtype !== 'float32') {
-      refuse(src, layer, `input dtype ${JSON.stringify(c['dtype'] ?? null)}`);
+      refuse(src, layer, `input dtype ${brief(dtypeName(c['dtype']) ?? c['dtype'])}`);
     }
     delete out['sparse'];
   }
@@ -209,7 +215,11 @@ export function normaliseLayer(
   }
   const tfjsClass = typeof cls === 'string' ? CLASSES[cls] : undefined;
   if (!tfjsClass || typeof cls !== 'string') {
-    throw incompatible(src.file, src.field, `layer '${name}' is a ${String(cls)}, which docbatch cannot run`);
+    throw incompatible(
+      src.file,
+      src.field,
+      `layer '${brief(name)}' is a ${brief(cls)}, which docbatch cannot run`,
+    );
   }
   const values = normaliseValues(cls, config, name, src);
   if (isObject(config['layer'])) values['layer'] = normaliseLayer(config['layer'], src, nested);

@@ -1,5 +1,6 @@
 import { incompatible, loadFailed } from '../model-errors';
 import {
+  brief,
   isObject,
   normaliseLayer,
   type ConfigSource,
@@ -197,7 +198,7 @@ export function normaliseKerasModel(model: JsonObject, src: ConfigSource): JsonO
   throw incompatible(
     src.file,
     src.field,
-    `the model is a ${JSON.stringify(cls ?? null)}, not a Sequential or Functional Keras model`,
+    `the model is a ${JSON.stringify(brief(cls))}, not a Sequential or Functional Keras model`,
   );
 }
 
