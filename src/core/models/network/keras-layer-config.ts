@@ -157,6 +157,8 @@ function checkOptions(cls: string, c: JsonObject, layer: string, src: ConfigSour
   if (typeof c['groups'] === 'number' && c['groups'] !== 1) refuse(src, layer, `groups ${c['groups']}`);
   if (c['rms_scaling'] === true) refuse(src, layer, 'rms_scaling');
   if (c['stateful'] === true) refuse(src, layer, 'stateful');
+  if (cls === 'InputLayer' && (c['sparse'] === true || c['ragged'] === true))
+    refuse(src, layer, 'a sparse or ragged input');
   if (cls === 'Bidirectional' && isObject(c['backward_layer'])) {
     const fwd = isObject(c['layer']) ? c['layer']['class_name'] : undefined;
     if (c['backward_layer']['class_name'] !== fwd) refuse(src, layer, 'a backward layer of another class');
