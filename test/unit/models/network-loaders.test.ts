@@ -346,7 +346,7 @@ describe('broken artefacts', () => {
     );
   });
 
-  it('a run that fails (ids of another length than the fixed one) is MODEL_INCOMPATIBLE naming the file', async () => {
+  it('a run that fails (ids of another length than the fixed one) rejects with the cause as it is (the pipeline decides whose fault it is)', async () => {
     const fx = FIXTURES.find((f) => f.config.input && f.config.input.length === undefined);
     expect(fx).toBeDefined();
     const net = await loadNetwork(fx!.dir, fx!.modelFile);
@@ -357,10 +357,10 @@ describe('broken artefacts', () => {
       input.dtype.startsWith('int') ? 'int32' : 'float32',
     );
     try {
-      const err = (await net.predict({ [input.name]: x }).catch((e: unknown) => e)) as ModelError;
-      expect(modelErrorCode(err)).toBe('MODEL_INCOMPATIBLE');
-      expect(err.file).toBe(fx!.modelFile);
-      expect(err.message).not.toContain('\n');
+      const err = (await net.predict({ [input.name]: x }).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(Error);
+      expect(modelErrorCode(err)).toBeUndefined();
+      expect(err.message.length).toBeGreaterThan(0);
     } finally {
       x.dispose();
       net.dispose();

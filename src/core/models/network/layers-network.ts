@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { incompatible, loadFailed, modelErrorCode } from '../model-errors';
-import { MODEL_FILE_FIELD } from './artefact-file';
+import { incompatible, loadFailed } from '../model-errors';
 import './keras-activations';
 import './keras-compat-layers';
 import type { JsonObject } from './keras-layer-config';
@@ -41,12 +40,14 @@ function firstLine(err: unknown): string {
 }
 
 /**
- * An error of a network run as a ModelError `MODEL_INCOMPATIBLE` naming the file (a ModelError
- * passes unchanged).
+ * An error of a network run, passed on as it is (an Error; anything else wrapped in one). It is
+ * not made a ModelError: whether a run failure is the model's fault (the whole batch fails) or
+ * one document's (that document fails) is decided by the pipeline, which reruns the documents
+ * alone (src/core/pipeline/run-safe.ts). `file` is kept for the message of a non-Error throw.
  */
 export function runFailure(file: string, err: unknown): Error {
-  if (modelErrorCode(err)) return err as Error;
-  return incompatible(file, MODEL_FILE_FIELD, `fails when it runs (${firstLine(err)})`);
+  if (err instanceof Error) return err;
+  return new Error(`${file} fails when it runs: ${firstLine(err)}`);
 }
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
