@@ -19,8 +19,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function readText(dir: string, file: string, field: string): string {
+  const resolved = path.resolve(dir, file);
+  const rel = path.relative(path.resolve(dir), resolved);
+  if (rel.startsWith('..') || path.isAbsolute(rel))
+    throw loadFailed(file, 'is outside the model directory', field);
   try {
-    return readFileSync(path.resolve(dir, file), 'utf8');
+    return readFileSync(resolved, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'file not found' : (e.message.split('\n')[0] ?? 'unreadable');
