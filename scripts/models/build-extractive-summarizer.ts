@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { splitSentences } from '../../src/core/models/summarization/sentence-splitter';
+import { splitSentences } from '../../src/core/models/text/sentence-splitter';
 import { tokenizeWords } from '../../src/core/models/tokenizers/word-tokenizer';
 import { IDF_CUTOFF_YEAR, idfAddresses } from './sotu-data';
 import { STOPWORDS } from './stopwords';

@@ -1,6 +1,13 @@
 import { initTfBackend } from '../../../src/core/models/backend';
 import { ModelRegistry } from '../../../src/core/models/registry';
-import { summaryLength, topIndices } from '../../../src/core/models/summarization/extractive-summarizer';
+import {
+  hasUnbalancedQuotes,
+  quotedShare,
+  selectSentences,
+  sentenceQuality,
+  summaryLength,
+  topIndices,
+} from '../../../src/core/models/summarization/extractive-summarizer';
 import { DocumentInputError, type SummarizationResult, type TaskModel } from '../../../src/core/models/types';
 
 const DOC = [
@@ -69,5 +76,32 @@ describe('extractive summarizer', () => {
     expect(summaryLength(100, { ratio: 0.001 })).toBe(1);
     expect(topIndices(Float32Array.of(0.1, 0.5, 0.5, 0.2), 2)).toEqual([1, 2]);
     expect(topIndices(Float32Array.of(0.3, 0.1, 0.3), 1)).toEqual([0]);
+  });
+
+  it('sentenceQuality: dialogue fragments, unbalanced quotes and cuts after a title score 0', () => {
+    expect(sentenceQuality('"Oh! dear, how very shocking!"')).toBe(0);
+    expect(sentenceQuality('"I am sure I never thought of it at all, and she said so')).toBe(0);
+    expect(sentenceQuality('He had often thought of it, as he had often been.--Mr.')).toBe(0);
+    expect(sentenceQuality('Too short to stand.')).toBe(0);
+    expect(sentenceQuality('The council approved the transit budget after a long debate.')).toBe(1);
+    const speech = '"We shall all go to the ball on Tuesday and dance," said she.';
+    expect(sentenceQuality(speech)).toBeGreaterThan(0);
+    expect(sentenceQuality(speech)).toBeLessThan(0.7);
+    expect(hasUnbalancedQuotes('“Yes,” he said, “it is')).toBe(true);
+    expect(hasUnbalancedQuotes('“Yes,” he said.')).toBe(false);
+    expect(quotedShare('"abcd" ab')).toBeCloseTo(4 / 6);
+  });
+
+  it('selectSentences skips poor candidates while others remain, and falls back to centrality', () => {
+    const sentences = [
+      'The council approved the transit budget after a long debate.',
+      '"Oh! what a shame!"',
+      '"It cannot be, I say, it cannot be that the budget',
+      'The buses will run at night across the whole of the city.',
+    ];
+    const scores = Float32Array.of(0.2, 0.9, 0.8, 0.1);
+    expect(selectSentences(scores, sentences, 2)).toEqual([0, 3]);
+    expect(selectSentences(scores, sentences, 3)).toEqual([0, 1, 3]);
+    expect(selectSentences(scores, sentences, 4)).toEqual([0, 1, 2, 3]);
   });
 });

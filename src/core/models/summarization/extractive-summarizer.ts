@@ -13,7 +13,7 @@ import {
   type TaskOptions,
 } from '../types';
 import { IdfTable } from './idf-table';
-import { iterateSentences } from './sentence-splitter';
+import { iterateSentences } from '../text/sentence-splitter';
 
 /**
  * Runtime `extractive-summarizer`: LexRank-style centrality over TF-IDF sentence vectors.
@@ -23,7 +23,9 @@ import { iterateSentences } from './sentence-splitter';
  * `runBatch` builds one padded tensor `[documents, sentences, terms]` of TF-IDF weights per tensor
  * batch (rows unit-normalised), takes the cosine-similarity matrix of every document with one
  * batched `tf.matMul`, and runs PageRank power iterations on the row-normalised matrices (all in
- * tensor ops). The `k` most central sentences are returned in document order.
+ * tensor ops). The `k` best sentences by centrality x `sentenceQuality` are returned in document order:
+ * dialogue fragments, sentences with unbalanced quotes and sentences cut after a title are skipped while
+ * the document has enough other sentences (`selectSentences`).
  *
  * `config.json` fields read here (besides the common ones; `max_length` = terms per document):
  * - `idf_file` (default `idf.tsv`), `stopwords_file` (default `stopwords.txt`, optional file).
@@ -155,8 +157,8 @@ export class ExtractiveSummarizer implements TaskModel {
       slice.forEach((docIndex, row) => {
         const p = prepared[docIndex]!;
         const rowScores = scores.subarray(row * scores.stride, row * scores.stride + p.sentences);
-        const chosen = topIndices(rowScores, ks[docIndex]!);
         const payload = batch[docIndex]!.payload as SummaryPayload;
+        const chosen = selectSentences(rowScores, payload.sentences, ks[docIndex]!);
         results[docIndex] = {
           summary: chosen.map((i) => payload.sentences[i]!).join(' '),
           sentence_indices: chosen,
@@ -294,6 +296,72 @@ export class ExtractiveSummarizer implements TaskModel {
       out.dispose();
     }
   }
+}
+
+/** Words (letter/digit runs) in a sentence. */
+function wordCount(sentence: string): number {
+  return sentence.match(/[\p{L}\p{N}]+(?:['’]\p{L}+)*/gu)?.length ?? 0;
+}
+
+/** Share of a sentence's letters that lie inside double quotes (straight or curly). */
+export function quotedShare(sentence: string): number {
+  let open = false;
+  let inside = 0;
+  let letters = 0;
+  for (const c of sentence) {
+    if (c === '"') open = !open;
+    else if (c === '“') open = true;
+    else if (c === '”') open = false;
+    else if (/\p{L}/u.test(c)) {
+      letters++;
+      if (open) inside++;
+    }
+  }
+  return letters === 0 ? 0 : inside / letters;
+}
+
+/** Whether the double quotes of a sentence are unbalanced (odd `"` count, or `“` and `”` counts differ). */
+export function hasUnbalancedQuotes(sentence: string): boolean {
+  const straight = (sentence.match(/"/g) ?? []).length;
+  const open = (sentence.match(/“/g) ?? []).length;
+  const close = (sentence.match(/”/g) ?? []).length;
+  return straight % 2 === 1 || open !== close;
+}
+
+const TITLE_AT_END =
+  /(?:^|[\s\-—–("“])(?:Mr|Mrs|Ms|Messrs|Dr|Prof|Rev|Col|Capt|Gen|Lt|Sgt|St|Sir|Hon)\.["”']?$/;
+
+/**
+ * How fit a sentence is to stand alone in a summary, in [0, 1]; 0 means "skip while others remain":
+ * - 0 for unbalanced double quotes (a fragment of a longer speech), a sentence that ends on a title
+ *   (`... --Mr.`: cut before the name), fewer than 5 words, or an exclamation or question of fewer
+ *   than 10 words (`"Oh! dear!"`);
+ * - otherwise `1 - 0.5 * quotedShare`: mostly quoted speech ranks below narration of equal centrality.
+ */
+export function sentenceQuality(sentence: string): number {
+  const words = wordCount(sentence);
+  if (words < 5 || hasUnbalancedQuotes(sentence) || TITLE_AT_END.test(sentence.trimEnd())) return 0;
+  if (/[!?]["”'’)\]]*$/.test(sentence.trimEnd()) && words < 10) return 0;
+  return 1 - 0.5 * quotedShare(sentence);
+}
+
+/**
+ * Indices (ascending) of the `k` sentences to return: the best by `score * sentenceQuality` among
+ * sentences of positive quality; when fewer than `k` have positive quality, the rest are filled by
+ * centrality alone (a document of only dialogue fragments still gets a summary of `k` sentences).
+ */
+export function selectSentences(scores: Float32Array, sentences: string[], k: number): number[] {
+  const quality = sentences.map((s) => sentenceQuality(s));
+  const keyed = Array.from(scores.keys()).map((i) => ({
+    i,
+    good: (quality[i] ?? 0) > 0,
+    value: (quality[i] ?? 0) > 0 ? scores[i]! * quality[i]! : scores[i]!,
+  }));
+  keyed.sort((a, b) => Number(b.good) - Number(a.good) || b.value - a.value || a.i - b.i);
+  return keyed
+    .slice(0, k)
+    .map((x) => x.i)
+    .sort((a, b) => a - b);
 }
 
 /** Indices of the `k` largest scores (ties: earlier sentence first), returned in ascending order. */
