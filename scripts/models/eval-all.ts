@@ -4,7 +4,8 @@
  *
  *   node scripts/run-ts.js scripts/models/eval-all.ts [--backend auto|wasm|cpu]
  *
- * The translation eval runs only when the bundled translator's weights exist, and on the first 400
+ * The Austen-chapter summarizer eval runs only when Debian's r-cran-janeaustenr is installed. The
+ * translation eval runs only when the bundled translator's weights exist, and on the first 400
  * of its 1,000 test pairs to stay under ~2 minutes on 2 cores (run
  * scripts/models/translation/eval-translator.ts directly for the full set).
  */
@@ -20,6 +21,12 @@ const evals: { name: string; script: string; args: string[]; when?: string }[] =
   { name: 'spam-classifier', script: 'scripts/models/eval-spam-classifier.ts', args: [] },
   { name: 'extractive-summarizer', script: 'scripts/models/eval-extractive-summarizer.ts', args: [] },
   {
+    name: 'extractive-summarizer (Austen chapters)',
+    script: 'scripts/models/eval-summarizer-novels.ts',
+    args: [],
+    when: '/usr/lib/R/site-library/janeaustenr',
+  },
+  {
     name: 'en-es-translator',
     script: 'scripts/models/translation/eval-translator.ts',
     args: ['--limit', '400', '--samples', '3'],
@@ -30,7 +37,7 @@ const evals: { name: string; script: string; args: string[]; when?: string }[] =
 let failed = 0;
 const timings: string[] = [];
 for (const e of evals) {
-  if (!existsSync(path.join(root, e.script)) || (e.when && !existsSync(path.join(root, e.when)))) {
+  if (!existsSync(path.join(root, e.script)) || (e.when && !existsSync(path.resolve(root, e.when)))) {
     timings.push(`${e.name}: skipped (${e.when ?? e.script} missing)`);
     continue;
   }
