@@ -217,4 +217,19 @@ describe('sentence segmenter', () => {
     ]);
     expect(segs.map((s) => s.separator)).toEqual([' ', ' ', '\n\n', '\n\n']);
   });
+
+  it('uses the shared splitter: .--Mr., dialogue, speech split by sentence, symbol-only paragraphs kept', () => {
+    const segs = segmentSentences(
+      'It had often been.--Mr. Knightley came. "Oh! Mr. Knightley," said she. "I cannot. I will not."\n\n* * *',
+    );
+    expect(segs.map((s) => s.text)).toEqual([
+      'It had often been.',
+      'Mr. Knightley came.',
+      '"Oh! Mr. Knightley," said she.',
+      '"I cannot.',
+      'I will not."',
+      '* * *',
+    ]);
+    expect(segs.map((s) => s.separator)).toEqual([' ', ' ', ' ', ' ', '\n\n', '\n\n']);
+  });
 });
