@@ -19,6 +19,12 @@ const backend = backendIndex > 0 ? (process.argv[backendIndex + 1] ?? 'auto') : 
 
 const evals: { name: string; script: string; args: string[]; when?: string }[] = [
   { name: 'spam-classifier', script: 'scripts/models/eval-spam-classifier.ts', args: [] },
+  {
+    name: 'sentiment-classifier',
+    script: 'scripts/models/eval-sentiment-classifier.ts',
+    args: [],
+    when: 'models/sentiment-classifier/1/model.h5',
+  },
   { name: 'extractive-summarizer', script: 'scripts/models/eval-extractive-summarizer.ts', args: [] },
   {
     name: 'extractive-summarizer (Austen chapters)',

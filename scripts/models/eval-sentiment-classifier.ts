@@ -11,7 +11,7 @@
  *    evaluation (label<TAB>text; products, films, restaurants, services, negation, mixed cases).
  *
  *   node scripts/run-ts.js scripts/models/eval-sentiment-classifier.ts [--backend auto|wasm|cpu]
- *     [--model sentiment-classifier] [--sentiment-dir DIR] [--errors N]
+ *     [--model sentiment-classifier] [--models-dir DIR] [--sentiment-dir DIR] [--errors N]
  *
  * The UCI sentences ship as test fixtures of the npm `sentiment` package (not a dependency of
  * docbatch): without --sentiment-dir the script runs `npm pack sentiment@5.0.2` once into
@@ -136,7 +136,9 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 async function main(): Promise<void> {
   const backend = await initTfBackend((args.get('backend') ?? 'auto') as TfBackendChoice);
-  const registry = new ModelRegistry();
+  // --models-dir (or MODELS_DIR) serves a candidate from outside the bundled repository.
+  const modelsDir = args.get('models-dir') ?? process.env.MODELS_DIR;
+  const registry = new ModelRegistry(modelsDir ? { modelsDir } : {});
   const info = await registry.resolve('classification', args.get('model') ?? 'sentiment-classifier');
   const model = await registry.load(info);
   console.log(`model ${info.id} on backend ${backend}`);
@@ -183,10 +185,12 @@ async function main(): Promise<void> {
     );
   }
   for (const source of SOURCES) {
-    const trainOthers = [...uci.values()].filter((e) => e.source !== source);
+    // As the training script's leave-one-source-out variants: the other two sources' training and
+    // validation sentences (their test sentences stay unseen).
+    const trainOthers = [...train, ...pick(split.validation)].filter((e) => e.source !== source);
     const held = [...uci.values()].filter((e) => e.source === source);
     console.log(
-      `naive Bayes, ${source} held out (trained on the other two sources, tested on all ${held.length}): ${pct(nbAccuracy(trainNaiveBayes(trainOthers), held))}`,
+      `naive Bayes, ${source} held out (trained on the other two sources' training + validation sentences, tested on all ${held.length}): ${pct(nbAccuracy(trainNaiveBayes(trainOthers), held))}`,
     );
   }
 
