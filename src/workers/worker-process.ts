@@ -201,6 +201,7 @@ export class WorkerProcess {
         worker: this.id,
         tasks: this.tasks,
         backend,
+        backendDetail: [...this.inference.values()][0]?.backendDetail,
         concurrency: c.WORKER_CONCURRENCY,
         metricsPort: this.metricsPort,
       },

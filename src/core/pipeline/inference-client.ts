@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort, Transferable } from 'node:worker_threads';
+import { applyNativeEnvDefaults } from '../models/native-env';
 import type { TaskOptions } from '../models/types';
 import type {
   EncodeReply,
@@ -78,9 +79,12 @@ export class InferenceClient {
   private stopped = false;
   /** Backend in use, after `start()`. */
   backend = 'unknown';
+  /** Which backend and why, after `start()` (e.g. `wasm (WebAssembly SIMD; TF_BACKEND=auto: native backend not installed, ...)`). */
+  backendDetail: string | undefined;
 
   /** Starts the thread(s) and initialises the backend and registry. */
   async start(options: InferenceClientOptions): Promise<string> {
+    applyNativeEnvDefaults();
     const worker = spawn('inference-thread');
     this.worker = worker;
     const onReply = (msg: ReplyEnvelope): void => {
@@ -118,6 +122,7 @@ export class InferenceClient {
       port ? [port] : [],
     )) as InitReply;
     this.backend = reply.backend;
+    this.backendDetail = reply.detail;
     return reply.backend;
   }
 

@@ -70,6 +70,8 @@ export interface DocError {
 
 export interface InitReply {
   backend: string;
+  /** Which backend and why (`tfjs backend selected` detail), for the worker's start log. */
+  detail?: string;
 }
 export type EncodeReply =
   | { ok: true; modelId: string; lengths: Int32Array; errors: (DocError | null)[] }

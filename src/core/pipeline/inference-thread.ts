@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import { initTfBackend } from '../models/backend';
+import { currentTfBackendDetail, initTfBackend } from '../models/backend';
 import type { TfBackendChoice } from '../models/backend';
 import { ModelRegistry } from '../models/registry';
 import { modelErrorCode } from '../models/model-errors';
@@ -37,7 +37,8 @@ async function init(backend: string, modelsDir?: string, port?: MessagePort): Pr
   registry = new ModelRegistry({ keepCheckedModels: true, ...(modelsDir ? { modelsDir } : {}) });
   // Encoded documents from the tokenizer thread join the same one-at-a-time queue.
   port?.on('message', (msg: Envelope<InferenceRequest>) => enqueue(msg));
-  return { backend: name };
+  const detail = currentTfBackendDetail();
+  return { backend: name, ...(detail ? { detail } : {}) };
 }
 
 async function loadModel(task: string, model: string): Promise<TaskModel> {

@@ -1,4 +1,5 @@
 import { initTfBackend } from '../../../src/core/models/backend';
+import { backendName, testBackends } from '../../support/test-backend';
 import { ModelRegistry } from '../../../src/core/models/registry';
 import type { ModelInfo, TaskModel, TaskResult } from '../../../src/core/models/types';
 import {
@@ -17,7 +18,8 @@ import {
 
 /**
  * Every model in the bundled repository (whatever the task: classification, summarization,
- * translation) through the same checks, on the wasm and cpu backends.
+ * translation) through the same checks, on the wasm and cpu backends (or `TEST_TF_BACKEND`, e.g.
+ * `tensorflow`).
  */
 const MODELS: ModelInfo[] = new ModelRegistry().configured();
 
@@ -40,11 +42,11 @@ function hasFixedLength(model: TaskModel, info: ModelInfo): boolean {
   );
 }
 
-describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
+describe.each(testBackends(['wasm', 'cpu']))('on the %s backend', (backend) => {
   let registry: ModelRegistry;
 
   beforeAll(async () => {
-    await expect(initTfBackend(backend)).resolves.toBe(backend);
+    await expect(initTfBackend(backend)).resolves.toBe(backendName(backend));
     registry = new ModelRegistry();
   });
 

@@ -1,4 +1,5 @@
 import { initTfBackend } from '../../../src/core/models/backend';
+import { backendName, testBackends } from '../../support/test-backend';
 import { ModelRegistry } from '../../../src/core/models/registry';
 import {
   hasUnbalancedQuotes,
@@ -24,7 +25,8 @@ describe('extractive summarizer', () => {
   let model: TaskModel;
 
   beforeAll(async () => {
-    await initTfBackend('wasm');
+    const [backend] = testBackends(['wasm']);
+    await expect(initTfBackend(backend)).resolves.toBe(backendName(backend!));
     model = await registry.load((await registry.resolve('summarization')).id);
   });
   afterAll(() => registry.disposeAll());

@@ -1,16 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { initTfBackend } from '../../../src/core/models/backend';
+import { backendName, testBackends } from '../../support/test-backend';
 import { ModelRegistry } from '../../../src/core/models/registry';
 import type { TaskModel } from '../../../src/core/models/types';
 
-/** A long-running worker calls runBatch millions of times; no call may leave a tensor behind. */
-describe('tensor memory', () => {
+/**
+ * A long-running worker calls runBatch millions of times; no call may leave a tensor behind. On wasm,
+ * or `TEST_TF_BACKEND`.
+ */
+const [BACKEND] = testBackends(['wasm']);
+
+describe(`tensor memory (${BACKEND})`, () => {
   const registry = new ModelRegistry();
   let classifier: TaskModel;
   let summarizer: TaskModel;
 
   beforeAll(async () => {
-    await initTfBackend('wasm');
+    await expect(initTfBackend(BACKEND)).resolves.toBe(backendName(BACKEND!));
     classifier = await registry.load((await registry.resolve('classification')).id);
     summarizer = await registry.load((await registry.resolve('summarization')).id);
   });

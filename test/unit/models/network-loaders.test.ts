@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initTfBackend } from '../../../src/core/models/backend';
+import { backendName, testBackends } from '../../support/test-backend';
 import { modelErrorCode, type ModelError } from '../../../src/core/models/model-errors';
 import {
   loadNetwork,
@@ -176,9 +177,9 @@ test('the fixture repository has network fixtures', () => {
   expect(FIXTURES.length).toBeGreaterThan(0);
 });
 
-describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
+describe.each(testBackends(['wasm', 'cpu']))('on the %s backend', (backend) => {
   beforeAll(async () => {
-    await expect(initTfBackend(backend)).resolves.toBe(backend);
+    await expect(initTfBackend(backend)).resolves.toBe(backendName(backend));
   });
 
   if (FIXTURES.length === 0) return;

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
-import { initTfBackend, type TfBackendChoice } from '../../../src/core/models/backend';
+import { initTfBackend } from '../../../src/core/models/backend';
+import { backendName, testBackends } from '../../support/test-backend';
 import { loadTranslator, type TranslationPayload } from '../../../src/core/models/translation';
 import { BpeTokenizer } from '../../../src/core/models/translation/bpe-tokenizer';
 import { segmentSentences } from '../../../src/core/models/translation/sentence-segmenter';
@@ -52,7 +53,8 @@ describe('en-es translator (bundled model)', () => {
   let model: TaskModel;
 
   beforeAll(async () => {
-    await initTfBackend((process.env.TF_BACKEND as TfBackendChoice | undefined) || 'auto');
+    const [backend] = testBackends(['wasm']);
+    await expect(initTfBackend(backend)).resolves.toBe(backendName(backend!));
     model = await loadTranslator(bundledInfo());
   });
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initTfBackend } from '../../../src/core/models/backend';
+import { backendName, testBackends } from '../../support/test-backend';
 import { ModelRegistry } from '../../../src/core/models/registry';
 import type { ClassificationResult, TaskModel } from '../../../src/core/models/types';
 import { expectedScores, idsInputName, modelFixtures, MODEL_REPO } from '../../support/model-fixtures';
@@ -27,7 +28,7 @@ it('has the fixtures of every artefact kind', () => {
   );
 });
 
-describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
+describe.each(testBackends(['wasm', 'cpu']))('on the %s backend', (backend) => {
   let registry: ModelRegistry;
 
   beforeAll(async () => {
@@ -77,7 +78,7 @@ describe.each(['wasm', 'cpu'] as const)('on the %s backend', (backend) => {
         for (const [label, score] of Object.entries(r.scores))
           expect(Math.abs(score - batched[i]!.scores[label]!)).toBeLessThanOrEqual(1e-5);
       });
-      expect(tf.getBackend()).toBe(backend);
+      expect(tf.getBackend()).toBe(backendName(backend));
     });
   });
 });
