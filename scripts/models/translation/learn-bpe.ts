@@ -8,6 +8,14 @@
  *
  * Writes <out>/vocab.json and <corpus>/{train,dev}.ids.txt (one pair per line: `src ids<TAB>tgt ids`).
  * Deterministic: ties between equally frequent pairs are broken by the pair's symbol ids.
+ *
+ * en-es-translator@2 (corpus with placeholders, see build-corpus-v2.ts):
+ *   node scripts/run-ts.js scripts/models/translation/learn-bpe.ts --corpus tmp/translation-corpus-v2 \
+ *     --vocab-size 12000 --placeholders 16 --out scripts/models/translation/v2
+ * `--placeholders N` puts the N placeholder characters (U+E000...) and `¿ ¡` in the alphabet whatever their
+ * count, and renumbers the placeholder slots of each TRAINING pair by a seeded random permutation (the same
+ * permutation on both sides), so every slot is trained although most sentences only use slots 0-2; dev keeps
+ * the serving numbering (0, 1, 2 ... in order of appearance).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,12 +27,14 @@ import {
   SPECIAL_TOKENS,
   type BpeVocabFile,
 } from '../../../src/core/models/translation/bpe-tokenizer';
+import { placeholderChar, placeholderSlot } from '../../../src/core/models/translation/placeholders';
 
 interface Args {
   corpus: string;
   vocabSize: number;
   out: string;
   minCharCount: number;
+  placeholders: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -33,6 +43,7 @@ function parseArgs(argv: string[]): Args {
     vocabSize: 6000,
     out: resolve('models/en-es-translator/1'),
     minCharCount: 3,
+    placeholders: 0,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
@@ -41,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--vocab-size') args.vocabSize = Number(v);
     else if (a === '--out') args.out = resolve(v);
     else if (a === '--min-char-count') args.minCharCount = Number(v);
+    else if (a === '--placeholders') args.placeholders = Number(v);
     else throw new Error(`unknown argument ${a}`);
     i += 1;
   }
@@ -101,14 +113,21 @@ class PairHeap {
 
 const PAIR_BASE = 1 << 20;
 
-function learnBpe(wordCounts: Map<string, number>, vocabSize: number, minCharCount: number): BpeVocabFile {
+function learnBpe(
+  wordCounts: Map<string, number>,
+  vocabSize: number,
+  minCharCount: number,
+  forced: readonly string[] = [],
+): BpeVocabFile {
   const charCounts = new Map<string, number>();
   for (const [word, n] of wordCounts)
     for (const ch of word) charCounts.set(ch, (charCounts.get(ch) ?? 0) + n);
-  const alphabet = [...charCounts.entries()]
-    .filter(([, n]) => n >= minCharCount)
-    .map(([ch]) => ch)
-    .sort();
+  const alphabet = [
+    ...new Set([
+      ...[...charCounts.entries()].filter(([, n]) => n >= minCharCount).map(([ch]) => ch),
+      ...forced,
+    ]),
+  ].sort();
   const symbols: string[] = [...alphabet];
   const symbolId = new Map<string, number>(symbols.map((s, i) => [s, i]));
 
@@ -196,9 +215,37 @@ function learnBpe(wordCounts: Map<string, number>, vocabSize: number, minCharCou
   return { format: 'docbatch-bpe/1', tokens: [...SPECIAL_TOKENS, ...symbols], merges };
 }
 
+/** Renumbers each pair's placeholder slots by a seeded random permutation (both sides alike). */
+function permutePlaceholderSlots(pairs: Array<[string, string]>, slots: number): void {
+  let seed = 20261205;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const scheme = { first: 0xe000, slots };
+  pairs.forEach((pair, k) => {
+    if (!/[\uE000-\uF8FF]/u.test(pair[0])) return;
+    const perm = Array.from({ length: slots }, (_, i) => i);
+    for (let i = slots - 1; i > 0; i -= 1) {
+      const j = Math.floor(random() * (i + 1));
+      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    }
+    const map = (s: string): string =>
+      Array.from(s, (ch) => {
+        const slot = placeholderSlot(ch, scheme);
+        return slot < 0 ? ch : placeholderChar(perm[slot]!, scheme);
+      }).join('');
+    pairs[k] = [map(pair[0]), map(pair[1])];
+  });
+}
+
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const train = readPairs(join(args.corpus, 'train.tsv'));
+  if (args.placeholders > 0) permutePlaceholderSlots(train, args.placeholders);
   const dev = readPairs(join(args.corpus, 'dev.tsv'));
   const wordCounts = new Map<string, number>();
   for (const [src, tgt] of train) {
@@ -207,7 +254,11 @@ function main(): void {
     }
   }
   const started = Date.now();
-  const vocab = learnBpe(wordCounts, args.vocabSize, args.minCharCount);
+  const forced =
+    args.placeholders > 0
+      ? ['¿', '¡', ...Array.from({ length: args.placeholders }, (_, i) => placeholderChar(i))]
+      : [];
+  const vocab = learnBpe(wordCounts, args.vocabSize, args.minCharCount, forced);
   console.log(
     `learned ${vocab.merges.length} merges, vocabulary ${vocab.tokens.length} in ${(Date.now() - started) / 1000}s`,
   );

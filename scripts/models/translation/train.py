@@ -9,6 +9,18 @@ Usage:
   /usr/bin/python3 scripts/models/translation/train.py \
       [--corpus tmp/translation-corpus] [--model-dir models/en-es-translator/1] [--minutes 50]
 
+Resumable training (en-es-translator@2, see scripts/models/translation/README.md):
+  train.sh --corpus tmp/translation-corpus-v2 --model-dir tmp/en-es-v2 --schedule inverse-sqrt \
+      --checkpoint tmp/en-es-v2/last.pt --compact-checkpoint scripts/models/translation/checkpoints/en-es-v2.pt \
+      [--resume scripts/models/translation/checkpoints/en-es-v2.pt] --minutes 600 ...
+  --checkpoint is written every --checkpoint-minutes and on SIGTERM/SIGINT/the end of the budget (float32
+  weights and Adam moments, exact resume); --compact-checkpoint, when given, is written at the same time in a
+  small form for git (float16 weights, bfloat16 Adam moments: resuming from it is approximate to ~1e-3
+  relative). A checkpoint holds the model, the optimizer, the step, the epoch and the batch position inside
+  it, the Python/torch RNG states and the arguments; --resume restores all of them (architecture arguments
+  come from the checkpoint, the others from the command line). The data order of each epoch is a function of
+  (seed, epoch), so a resumed run sees exactly the batches the uninterrupted run would have seen.
+
 Inputs: <corpus>/{train,dev}.ids.txt written by learn-bpe.ts, <model-dir>/vocab.json.
 Outputs in <model-dir>: model.json (TensorFlow.js weights manifest + architecture), weights.bin
 (float16 little-endian, decoded by tf.io.decodeWeights), and training.json (training log summary).
@@ -16,6 +28,9 @@ Outputs in <model-dir>: model.json (TensorFlow.js weights manifest + architectur
 Architecture (mirrored exactly by src/core/models/translation/transformer.ts): pre-LayerNorm Transformer
 encoder-decoder, sinusoidal positions, token embeddings scaled by sqrt(d_model) and shared by encoder input,
 decoder input and output projection (joint BPE vocabulary), ReLU feed-forward, final LayerNorm per stack.
+With --embedding-dim E < d_model the shared embedding is factorised (ALBERT-style): `embedding` is
+[vocab, E], the encoder/decoder inputs are `embedding @ embedding_in` ([E, d]) and the output logits are
+`(h @ embedding_out) @ embedding^T` ([d, E]): the output projection then costs vocab*E per generated token.
 """
 import argparse
 import json
@@ -23,8 +38,8 @@ import math
 import os
 import random
 import signal
-import struct
 import time
+from collections import Counter
 
 import numpy as np
 import torch
@@ -55,6 +70,19 @@ def parse_args():
     p.add_argument('--threads', type=int, default=1, help='intra-op threads; 1 is fastest on a shared 2-core box')
     p.add_argument('--seed', type=int, default=1234)
     p.add_argument('--init-from', default='', help='warm start from an exported model directory (model.json + weights.bin)')
+    p.add_argument('--embedding-dim', type=int, default=0, help='factorised shared embedding size (0: d_model, no factorisation)')
+    p.add_argument('--schedule', choices=['cosine-budget', 'inverse-sqrt'], default='cosine-budget',
+                   help='cosine-budget: v1 (warmup, cosine over --minutes/--max-steps); inverse-sqrt: open-ended, for resumable runs')
+    p.add_argument('--anneal', type=int, nargs=2, metavar=('START', 'END'), default=None,
+                   help='inverse-sqrt only: multiply the lr by a linear ramp from 1 at step START to 0 at END, and stop at END')
+    p.add_argument('--resume', default='', help='checkpoint to continue from (model, optimizer, step, data position, RNG)')
+    p.add_argument('--checkpoint', default='', help='write a full checkpoint here periodically and on exit')
+    p.add_argument('--compact-checkpoint', default='', help='also write a small (fp16/bf16) checkpoint here, for git')
+    p.add_argument('--checkpoint-minutes', type=float, default=20.0)
+    p.add_argument('--bleu-sentences', type=int, default=200, help='dev sentences decoded for the quick dev BLEU (0: none)')
+    p.add_argument('--log', default='', help='append progress lines (dev loss, dev BLEU) to this file as JSON lines')
+    p.add_argument('--no-export', action='store_true', help='do not export model.json/weights.bin at the end')
+    p.add_argument('--export-only', action='store_true', help='with --resume: export the checkpoint to --model-dir and exit')
     return p.parse_args()
 
 
@@ -72,6 +100,11 @@ def read_ids(path, max_len):
                 continue
             pairs.append((src, tgt))
     return pairs
+
+
+def epoch_batches(pairs, batch_tokens, seed, epoch):
+    """The batch order of one epoch: a pure function of (seed, epoch), so a resumed run continues it exactly."""
+    return make_batches(pairs, batch_tokens, random.Random(seed * 100003 + epoch))
 
 
 def make_batches(pairs, batch_tokens, rng):
@@ -177,11 +210,18 @@ class DecoderLayer(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, vocab, d, heads, ff, enc_layers, dec_layers, dropout):
+    def __init__(self, vocab, d, heads, ff, enc_layers, dec_layers, dropout, emb_dim=0):
         super().__init__()
         self.d = d
-        self.emb = nn.Embedding(vocab, d, padding_idx=PAD)
-        nn.init.normal_(self.emb.weight, 0, d**-0.5)
+        self.factorised = bool(emb_dim) and emb_dim != d
+        e = emb_dim if self.factorised else d
+        self.emb = nn.Embedding(vocab, e, padding_idx=PAD)
+        nn.init.normal_(self.emb.weight, 0, d**-0.5 if not self.factorised else e**-0.5)
+        if self.factorised:
+            self.emb_in = nn.Linear(e, d, bias=False)
+            self.emb_out = nn.Linear(d, e, bias=False)
+            nn.init.normal_(self.emb_in.weight, 0, d**-0.5)
+            nn.init.normal_(self.emb_out.weight, 0, d**-0.5)
         with torch.no_grad():
             self.emb.weight[PAD].zero_()
         self.register_buffer('pe', sinusoid(512, d), persistent=False)
@@ -191,7 +231,23 @@ class Transformer(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def embed(self, ids):
-        return self.drop(self.emb(ids) * math.sqrt(self.d) + self.pe[: ids.shape[1]])
+        x = self.emb(ids)
+        if self.factorised:
+            x = self.emb_in(x)
+        return self.drop(x * math.sqrt(self.d) + self.pe[: ids.shape[1]])
+
+    def logits(self, h):
+        if self.factorised:
+            h = self.emb_out(h)
+        return F.linear(h, self.emb.weight)
+
+    def decode(self, mem, mem_bias, tin):
+        T = tin.shape[1]
+        causal = torch.triu(torch.full((T, T), -1e9), diagonal=1)[None, None]
+        x = self.embed(tin)
+        for layer in self.dec:
+            x = layer(x, mem, causal, mem_bias)
+        return self.logits(self.dec_ln(x))
 
     def encode(self, src):
         bias = torch.zeros(src.shape, dtype=torch.float32).masked_fill(src == PAD, -1e9)[:, None, None, :]
@@ -202,17 +258,15 @@ class Transformer(nn.Module):
 
     def forward(self, src, tin):
         mem, mem_bias = self.encode(src)
-        T = tin.shape[1]
-        causal = torch.triu(torch.full((T, T), -1e9), diagonal=1)[None, None]
-        x = self.embed(tin)
-        for layer in self.dec:
-            x = layer(x, mem, causal, mem_bias)
-        return F.linear(self.dec_ln(x), self.emb.weight)
+        return self.decode(mem, mem_bias, tin)
 
 
 def named_weights(model):
     """(export name, parameter) pairs in export order; dense kernels are transposed to [in, out] on export."""
     named = [('embedding', model.emb.weight)]
+    if model.factorised:
+        named.append(('embedding_in/kernel', model.emb_in.weight))
+        named.append(('embedding_out/kernel', model.emb_out.weight))
 
     def add_linear(prefix, lin):
         named.append((prefix + '/kernel', lin.weight))
@@ -293,6 +347,7 @@ def export(model, args, vocab_size, path_dir, meta):
             'decoder_layers': args.dec_layers,
             'max_positions': 512,
             'layer_norm_epsilon': 1e-5,
+            **({'embedding_dim': args.embedding_dim} if model.factorised else {}),
         },
         'training': meta,
         'weightsManifest': [{'paths': ['weights.bin'], 'weights': specs}],
@@ -301,25 +356,163 @@ def export(model, args, vocab_size, path_dir, meta):
         json.dump(manifest, f, indent=1)
 
 
+ARCH_ARGS = ('d_model', 'heads', 'ff', 'enc_layers', 'dec_layers', 'embedding_dim')
+
+
+def bleu(hyps, refs):
+    """Corpus BLEU (4-gram, brevity penalty) on a simple 13a-like tokenisation: a quick dev indicator only;
+    the reported figures come from bleu.ts through the serving path."""
+    import re
+
+    def tok(t):
+        t = re.sub(r'([^\w\s\u00C0-\u024F\uE000-\uE0FF])', r' \1 ', t)
+        return t.split()
+
+    match, total = [0] * 4, [0] * 4
+    hl = rl = 0
+    for h, r in zip(hyps, refs):
+        h, r = tok(h), tok(r)
+        hl, rl = hl + len(h), rl + len(r)
+        for n in range(1, 5):
+            hc = Counter(tuple(h[i:i + n]) for i in range(len(h) - n + 1))
+            rc = Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1))
+            match[n - 1] += sum(min(c, rc[g]) for g, c in hc.items())
+            total[n - 1] += max(0, len(h) - n + 1)
+    if min(match) == 0:
+        return 0.0
+    logp = sum(math.log(m / t) for m, t in zip(match, total)) / 4
+    bp = 1.0 if hl > rl else math.exp(1 - rl / max(hl, 1))
+    return 100 * bp * math.exp(logp)
+
+
+@torch.no_grad()
+def greedy(model, srcs, max_extra=10):
+    """Batched greedy decoding without caches (dev BLEU only)."""
+    model.eval()
+    S = max(len(s) for s in srcs)
+    src = torch.full((len(srcs), S), PAD, dtype=torch.long)
+    for b, s in enumerate(srcs):
+        src[b, : len(s)] = torch.tensor(s)
+    mem, mem_bias = model.encode(src)
+    out = torch.full((len(srcs), 1), BOS, dtype=torch.long)
+    done = torch.zeros(len(srcs), dtype=torch.bool)
+    for _ in range(2 * S + max_extra):
+        nxt = model.decode(mem, mem_bias, out)[:, -1].argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
+        out = torch.cat([out, nxt[:, None]], 1)
+        done |= nxt == EOS
+        if bool(done.all()):
+            break
+    model.train()
+    res = []
+    for row in out[:, 1:].tolist():
+        ids = []
+        for t in row:
+            if t in (EOS, PAD):
+                break
+            ids.append(t)
+        res.append(ids)
+    return res
+
+
+def detok(ids, tokens):
+    return ''.join(tokens[i] for i in ids if i > 3).replace('\u2581', ' ').strip()
+
+
+def lr_at(args, step, progress):
+    if args.schedule == 'cosine-budget':
+        return args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    s = step + 1
+    lr = args.lr * min(s / args.warmup, math.sqrt(args.warmup / s))
+    if args.anneal:
+        a, b = args.anneal
+        lr *= min(1.0, max(0.0, (b - step) / max(1, b - a)))
+    return lr
+
+
+def save_checkpoint(path, model, opt, state, args, compact=False):
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if compact:
+        weights = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()}
+        osd = opt.state_dict()
+        for st in osd['state'].values():
+            for k in ('exp_avg', 'exp_avg_sq'):
+                if k in st:
+                    st[k] = st[k].to(torch.bfloat16)
+    else:
+        weights = model.state_dict()
+        osd = opt.state_dict()
+    ckpt = {
+        'format': 'docbatch-translator-checkpoint/1',
+        'compact': compact,
+        'model': weights,
+        'optimizer': osd,
+        'state': state,
+        'args': vars(args),
+        'rng': {'python': state.get('py_rng'), 'torch': torch.get_rng_state()},
+    }
+    tmp = path + '.tmp'
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
 def main():
     args = parse_args()
+    resume = None
+    if args.resume:
+        resume = torch.load(args.resume, map_location='cpu')
+        saved = resume['args']
+        for k in ARCH_ARGS + ('seed', 'batch_tokens', 'max_len', 'schedule'):
+            if k in saved and getattr(args, k) != saved[k]:
+                print(f'resume: {k} = {saved[k]} from the checkpoint (command line had {getattr(args, k)})', flush=True)
+                setattr(args, k, saved[k])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
     with open(os.path.join(args.model_dir, 'vocab.json'), encoding='utf8') as f:
-        vocab_size = len(json.load(f)['tokens'])
+        vocab_tokens = json.load(f)['tokens']
+    vocab_size = len(vocab_tokens)
     train = read_ids(os.path.join(args.corpus, 'train.ids.txt'), args.max_len)
     dev = read_ids(os.path.join(args.corpus, 'dev.ids.txt'), args.max_len)
     print(f'train pairs {len(train)}, dev pairs {len(dev)}, vocab {vocab_size}', flush=True)
-    model = Transformer(vocab_size, args.d_model, args.heads, args.ff, args.enc_layers, args.dec_layers, args.dropout)
+    model = Transformer(vocab_size, args.d_model, args.heads, args.ff, args.enc_layers, args.dec_layers, args.dropout,
+                        args.embedding_dim)
     if args.init_from:
         load_export(model, args.init_from)
         print(f'warm start from {args.init_from}', flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f'parameters: {n_params}', flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
+    state = {'step': 0, 'epoch': 1, 'batch': 0, 'tokens': 0, 'train_seconds': 0.0, 'best_dev_loss': None,
+             'py_rng': None}
+    if resume is not None:
+        model.load_state_dict({k: v.float() for k, v in resume['model'].items()})
+        osd = resume['optimizer']
+        for st in osd['state'].values():
+            for k in ('exp_avg', 'exp_avg_sq'):
+                if k in st:
+                    st[k] = st[k].float()
+        opt.load_state_dict(osd)
+        state.update(resume['state'])
+        torch.set_rng_state(resume['rng']['torch'])
+        print(f"resumed from {args.resume} at step {state['step']}, epoch {state['epoch']} batch {state['batch']}"
+              f"{' (compact checkpoint: fp16 weights, bf16 moments)' if resume.get('compact') else ''}", flush=True)
+    if args.export_only:
+        if resume is None:
+            raise SystemExit('--export-only needs --resume')
+        meta = {'steps': state['step'], 'epochs': state['epoch'], 'train_hours': round(state['train_seconds'] / 3600, 2),
+                'best_dev_loss': state.get('best_dev_loss'), 'train_pairs': len(train), 'parameters': n_params,
+                'checkpoint': args.resume, 'args': vars(args)}
+        export(model, args, vocab_size, args.model_dir, meta)
+        print(f"exported step {state['step']} to {args.model_dir}", flush=True)
+        return
+    rng = random.Random(args.seed)
+    if state.get('py_rng') is not None:
+        rng.setstate(tuple(v if not isinstance(v, list) else tuple(v) for v in state['py_rng']))
     budget = args.minutes * 60.0
     dev_batches = make_batches(dev, 8000, random.Random(0))
+    bleu_idx = list(range(min(args.bleu_sentences, len(dev))))
 
     def dev_loss():
         model.eval()
@@ -333,33 +526,74 @@ def main():
         model.train()
         return tot / n
 
+    def dev_bleu():
+        if not bleu_idx:
+            return None
+        hyps = []
+        for i in range(0, len(bleu_idx), 50):
+            srcs = [dev[j][0] for j in bleu_idx[i:i + 50]]
+            hyps += [detok(h, vocab_tokens) for h in greedy(model, srcs)]
+        refs = [detok(dev[j][1], vocab_tokens) for j in bleu_idx]
+        return bleu(hyps, refs), hyps[:3], refs[:3]
+
+    def log(rec):
+        print('== ' + json.dumps(rec, ensure_ascii=False), flush=True)
+        if args.log:
+            with open(args.log, 'a', encoding='utf8') as f:
+                f.write(json.dumps(rec, ensure_ascii=False) + '\n')
+
+    def evaluate(tag):
+        dl = dev_loss()
+        b = dev_bleu()
+        rec = {'event': tag, 'step': state['step'], 'epoch': state['epoch'], 'batch': state['batch'],
+               'train_hours': round(state['train_seconds'] / 3600, 3), 'dev_loss': round(dl, 4),
+               'dev_ppl': round(math.exp(dl), 2), 'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
+        if b is not None:
+            rec['dev_bleu'] = round(b[0], 2)
+            rec['sample'] = [{'hyp': h, 'ref': r} for h, r in zip(b[1][:2], b[2][:2])]
+        log(rec)
+        return dl
+
+    def checkpoint(reason):
+        state['py_rng'] = rng.getstate()
+        save_checkpoint(args.checkpoint, model, opt, state, args)
+        save_checkpoint(args.compact_checkpoint, model, opt, state, args, compact=True)
+        if args.checkpoint or args.compact_checkpoint:
+            print(f"checkpoint ({reason}) at step {state['step']}: {args.checkpoint} {args.compact_checkpoint}", flush=True)
+
     stop = {'requested': False}
 
     def request_stop(signum, _frame):
-        print(f'signal {signum}: stopping after this update and exporting', flush=True)
+        print(f'signal {signum}: stopping after this update, saving a checkpoint', flush=True)
         stop['requested'] = True
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
     start = time.time()
-    step, epoch, best, best_state = 0, 0, float('inf'), None
-    tokens_seen = 0
+    last_ckpt = time.time()
+    start_step = state['step']
+    best, best_state = float('inf'), None
+    session_tokens = 0
     done = False
     while not done:
-        epoch += 1
-        for idx in make_batches(train, args.batch_tokens, rng):
+        batches = epoch_batches(train, args.batch_tokens, args.seed, state['epoch']) if args.schedule != 'cosine-budget' \
+            else make_batches(train, args.batch_tokens, rng)
+        while state['batch'] < len(batches):
+            idx = batches[state['batch']]
             elapsed = time.time() - start
             progress = elapsed / budget
             if args.max_steps:
-                progress = max(progress, step / args.max_steps)
+                progress = max(progress, (state['step'] - start_step) / args.max_steps)
+            if args.anneal and state['step'] >= args.anneal[1]:
+                progress = 1.0
             if progress >= 1.0 or stop['requested']:
                 done = True
                 break
-            # linear warmup, then cosine decay over the (time or step) budget
-            lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+            lr = lr_at(args, state['step'], progress)
             for g in opt.param_groups:
                 g['lr'] = lr
+            t_step = time.time()
             src, tin, tout = collate(train, idx)
             logits = model(src, tin)
             loss = F.cross_entropy(
@@ -369,26 +603,38 @@ def main():
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            step += 1
-            tokens_seen += int((tout != PAD).sum())
-            if step % 50 == 0:
-                print(f'step {step} epoch {epoch} loss {loss.item():.3f} lr {lr:.2e} tgt_tok/s {tokens_seen / (time.time() - start):.0f} elapsed {elapsed / 60:.1f}m', flush=True)
-            if step % args.eval_every == 0:
-                dl = dev_loss()
-                print(f'== step {step} dev loss {dl:.4f} (ppl {math.exp(dl):.2f})', flush=True)
-                if dl < best:
+            state['step'] += 1
+            state['batch'] += 1
+            state['train_seconds'] += time.time() - t_step
+            ntok = int((tout != PAD).sum())
+            state['tokens'] += ntok
+            session_tokens += ntok
+            if state['step'] % 50 == 0:
+                print(f"step {state['step']} epoch {state['epoch']} batch {state['batch']}/{len(batches)} loss {loss.item():.3f} "
+                      f"lr {lr:.2e} tgt_tok/s {session_tokens / (time.time() - start):.0f} elapsed {elapsed / 60:.1f}m", flush=True)
+            if state['step'] % args.eval_every == 0:
+                dl = evaluate('eval')
+                if args.schedule == 'cosine-budget' and dl < best:
                     best = dl
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    dl = dev_loss()
-    print(f'== final step {step} dev loss {dl:.4f} (ppl {math.exp(dl):.2f})', flush=True)
-    if dl < best or best_state is None:
-        best = dl
-    else:
+                if state['best_dev_loss'] is None or dl < state['best_dev_loss']:
+                    state['best_dev_loss'] = round(dl, 4)
+            if time.time() - last_ckpt >= args.checkpoint_minutes * 60:
+                checkpoint('periodic')
+                last_ckpt = time.time()
+        else:
+            state['epoch'] += 1
+            state['batch'] = 0
+    dl = evaluate('final')
+    checkpoint('exit')
+    if args.schedule == 'cosine-budget' and best_state is not None and best < dl:
         model.load_state_dict(best_state)
+    else:
+        best = dl
     minutes = (time.time() - start) / 60
     meta = {
-        'steps': step,
-        'epochs': epoch,
+        'steps': state['step'],
+        'epochs': state['epoch'],
         'minutes': round(minutes, 1),
         'cpu_minutes': round(time.process_time() / 60, 1),
         'dev_loss': round(best, 4),
@@ -396,8 +642,9 @@ def main():
         'parameters': n_params,
         'args': vars(args),
     }
-    export(model, args, vocab_size, args.model_dir, meta)
-    print(f'exported to {args.model_dir} after {minutes:.1f} min, best dev loss {best:.4f}', flush=True)
+    if not args.no_export:
+        export(model, args, vocab_size, args.model_dir, meta)
+        print(f'exported to {args.model_dir} after {minutes:.1f} min, dev loss {best:.4f}', flush=True)
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { ModelInfo, TaskModel } from '../types';
 import { BpeTokenizer, type BpeVocabFile } from './bpe-tokenizer';
+import { parsePlaceholderScheme, placeholderChar } from './placeholders';
 import { readSeq2SeqArtifacts } from './seq2seq-weights';
 import { TransformerTranslator } from './transformer';
 import { DEFAULT_TRANSLATOR_SETTINGS, Translator, type TranslatorSettings } from './translator';
@@ -13,6 +14,12 @@ interface TranslatorConfigJson {
   max_segment_tokens?: number;
   /** Generated tokens allowed per source token (default 2). */
   target_length_ratio?: number;
+  /**
+   * Placeholders for what is copied verbatim (URLs, e-mail addresses, numbers, non-ASCII words, symbols):
+   * `{"first": "U+E000", "slots": 16}` (or `true` for exactly that). The vocabulary must hold each placeholder
+   * character as a token. Absent: no placeholders (en-es-translator@1).
+   */
+  placeholders?: unknown;
 }
 
 async function readJson<T>(file: string): Promise<T> {
@@ -29,8 +36,19 @@ export async function loadTranslator(info: ModelInfo): Promise<TaskModel> {
   const config = await readJson<TranslatorConfigJson>(path.join(info.dir, 'config.json')).catch(
     (): TranslatorConfigJson => ({}),
   );
+  const placeholders = parsePlaceholderScheme(config.placeholders, `${info.id}: config.json`);
   const vocab = await readJson<BpeVocabFile>(path.join(info.dir, 'vocab.json'));
   const tokenizer = new BpeTokenizer(vocab);
+  if (placeholders) {
+    const known = new Set(vocab.tokens);
+    for (let i = 0; i < placeholders.slots; i += 1) {
+      const ch = placeholderChar(i, placeholders);
+      if (!known.has(ch))
+        throw new Error(
+          `${info.id}: config.json placeholders: vocab.json has no token for slot ${i} (U+${ch.codePointAt(0)!.toString(16).toUpperCase()})`,
+        );
+    }
+  }
   const artifacts = await readSeq2SeqArtifacts(info.dir);
   const network = new TransformerTranslator(artifacts);
   if (network.arch.vocab_size !== tokenizer.size) {
@@ -43,6 +61,7 @@ export async function loadTranslator(info: ModelInfo): Promise<TaskModel> {
     ...DEFAULT_TRANSLATOR_SETTINGS,
     ...(config.max_segment_tokens ? { maxSegmentTokens: config.max_segment_tokens } : {}),
     ...(config.target_length_ratio ? { targetLengthRatio: config.target_length_ratio } : {}),
+    ...(placeholders ? { placeholders } : {}),
   };
   try {
     return new Translator(info, tokenizer, network, settings);

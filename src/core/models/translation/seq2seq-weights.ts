@@ -28,6 +28,13 @@ export interface TransformerArchitecture {
   decoder_layers: number;
   max_positions: number;
   layer_norm_epsilon: number;
+  /**
+   * Size of a factorised shared embedding (optional; default `d_model`, no factorisation). When smaller than
+   * `d_model`, `embedding` is `[vocab, embedding_dim]`, inputs are `embedding @ embedding_in/kernel`
+   * (`[embedding_dim, d_model]`) and logits are `(h @ embedding_out/kernel) @ embedding^T`
+   * (`embedding_out/kernel`: `[d_model, embedding_dim]`), so the output projection costs vocab x embedding_dim.
+   */
+  embedding_dim: number;
 }
 
 interface Seq2SeqModelJson {
@@ -65,7 +72,12 @@ function parseArchitecture(
     decoder_layers: positiveInt(raw.decoder_layers, 'decoder_layers', file),
     max_positions: positiveInt(raw.max_positions, 'max_positions', file),
     layer_norm_epsilon: typeof raw.layer_norm_epsilon === 'number' ? raw.layer_norm_epsilon : 1e-5,
+    embedding_dim:
+      raw.embedding_dim === undefined
+        ? positiveInt(raw.d_model, 'd_model', file)
+        : positiveInt(raw.embedding_dim, 'embedding_dim', file),
   };
+  if (arch.embedding_dim > arch.d_model) throw new Error(`${file}: embedding_dim must not exceed d_model`);
   if (arch.d_model % arch.heads !== 0) throw new Error(`${file}: d_model must be a multiple of heads`);
   return arch;
 }

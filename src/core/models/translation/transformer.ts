@@ -8,7 +8,10 @@ import type { Seq2SeqArtifacts, TransformerArchitecture } from './seq2seq-weight
  * runs unchanged on every tfjs backend (cpu, wasm, tensorflow). Mirrors scripts/models/translation/train.py.
  *
  * Weight names (dense kernels `[in, out]`):
- * - `embedding` `[vocab, d]`: shared by encoder input, decoder input and the output projection.
+ * - `embedding` `[vocab, d]`: shared by encoder input, decoder input and the output projection; with a
+ *   factorised embedding (`embedding_dim` e < d) `embedding` is `[vocab, e]`, `embedding_in/kernel` `[e, d]`
+ *   maps it to the model width and `embedding_out/kernel` `[d, e]` maps the decoder output back before the
+ *   (tied) projection onto the vocabulary.
  * - `encoder/layer_{i}/{ln1,ln2}/{gamma,beta}`, `encoder/layer_{i}/self_attention/{q,k,v,o}/{kernel,bias}`,
  *   `encoder/layer_{i}/ffn/{w1,w2}/{kernel,bias}`, `encoder/final_ln/{gamma,beta}`.
  * - `decoder/layer_{i}/{ln1,ln2,ln3}/...`, `decoder/layer_{i}/{self_attention,cross_attention}/...`,
@@ -95,6 +98,9 @@ export class TransformerTranslator {
   private readonly embedding: tf.Tensor2D;
   /** `embedding` transposed once at load (`[d, vocab]`): the output projection is much faster without transposeB. */
   private readonly outputProjection: tf.Tensor2D;
+  /** Factorised embedding only: `[e, d]` input and `[d, e]` output maps. */
+  private readonly embeddingIn: tf.Tensor2D | null = null;
+  private readonly embeddingOut: tf.Tensor2D | null = null;
   private readonly positions: tf.Tensor2D;
   private readonly encoder: EncoderLayer[];
   private readonly encoderNorm: LayerNorm;
@@ -131,7 +137,12 @@ export class TransformerTranslator {
         w1: dense(`${p}/w1`, d, a.ff),
         w2: dense(`${p}/w2`, a.ff, d),
       });
-      this.embedding = r.take<tf.Rank.R2>('embedding', [a.vocab_size, d]);
+      const e = a.embedding_dim;
+      this.embedding = r.take<tf.Rank.R2>('embedding', [a.vocab_size, e]);
+      if (e !== d) {
+        this.embeddingIn = r.take<tf.Rank.R2>('embedding_in/kernel', [e, d]);
+        this.embeddingOut = r.take<tf.Rank.R2>('embedding_out/kernel', [d, e]);
+      }
       this.encoder = Array.from({ length: a.encoder_layers }, (_, i) => {
         const p = `encoder/layer_${i}`;
         return {
@@ -328,14 +339,17 @@ export class TransformerTranslator {
       tokens.length,
       this.arch.d_model,
     ]) as tf.Tensor2D;
-    const logits = tf.matMul(last, this.outputProjection) as tf.Tensor2D;
+    const projected = this.embeddingOut ? tf.matMul(last, this.embeddingOut) : last;
+    const logits = tf.matMul(projected, this.outputProjection) as tf.Tensor2D;
     return { logits, selfKeys, selfValues };
   }
 
   /** Token embeddings scaled by sqrt(d) plus sinusoidal positions starting at `offset`. */
   private embed(ids: tf.Tensor2D, offset: number): tf.Tensor3D {
     const [b, t] = ids.shape;
-    const emb = tf.gather(this.embedding, ids.reshape([b * t])).reshape([b, t, this.arch.d_model]);
+    let rows = tf.gather(this.embedding, ids.reshape([b * t])) as tf.Tensor2D;
+    if (this.embeddingIn) rows = tf.matMul(rows, this.embeddingIn);
+    const emb = rows.reshape([b, t, this.arch.d_model]);
     const pos = tf.slice(this.positions, [offset, 0], [t, this.arch.d_model]);
     return tf.add(tf.mul(emb, this.embedScale), pos) as tf.Tensor3D;
   }

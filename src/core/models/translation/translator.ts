@@ -9,6 +9,12 @@ import type {
 import { DocumentInputError } from '../types';
 import type { BpeTokenizer } from './bpe-tokenizer';
 import { normalizeText } from './bpe-tokenizer';
+import {
+  maskPlaceholders,
+  placeholderSlots,
+  restorePlaceholders,
+  type PlaceholderScheme,
+} from './placeholders';
 import { segmentSentences } from './sentence-segmenter';
 import type { DecodeRow, TransformerTranslator } from './transformer';
 
@@ -25,6 +31,12 @@ export interface TranslatorSettings {
   extraTargetTokens: number;
   /** Segments decoded together in one tensor batch inside `runBatch` (default 64). */
   maxRowsPerDecode: number;
+  /**
+   * Placeholder scheme (config.json `placeholders`; placeholders.ts): URLs, e-mail addresses, numbers, non-ASCII
+   * words and symbols are replaced by placeholder tokens before translation and restored verbatim after it.
+   * Undefined (the default, and en-es-translator@1): text is tokenized as it is.
+   */
+  placeholders?: PlaceholderScheme;
 }
 
 export const DEFAULT_TRANSLATOR_SETTINGS: TranslatorSettings = {
@@ -42,6 +54,8 @@ export interface TranslationPayload {
   separators: string[];
   /** Whether the document was cut at the model's max length. */
   truncated: boolean;
+  /** With placeholders: the original text of each placeholder slot, per segment (pieces of one sentence share it). */
+  placeholders?: string[][];
 }
 
 function isPayload(p: unknown): p is TranslationPayload {
@@ -75,9 +89,12 @@ export class Translator implements TaskModel {
     const ids: number[] = [];
     const segmentLengths: number[] = [];
     const separators: string[] = [];
+    const scheme = this.settings.placeholders;
+    const placeholders: string[][] | undefined = scheme ? [] : undefined;
     let truncated = false;
     outer: for (const segment of segmentSentences(text)) {
-      for (const piece of this.splitLong(this.tokenizer.encode(segment.text))) {
+      const masked = scheme ? maskPlaceholders(normalizeText(segment.text), scheme) : undefined;
+      for (const piece of this.splitLong(this.tokenizer.encode(masked ? masked.text : segment.text))) {
         // Each segment also costs one `</s>` in the tensor batch.
         const room = maxLength - ids.length - segmentLengths.length - 1;
         if (room <= 0) {
@@ -89,6 +106,7 @@ export class Translator implements TaskModel {
         ids.push(...kept);
         segmentLengths.push(kept.length);
         separators.push(' ');
+        placeholders?.push(masked?.originals ?? []);
         if (truncated) break outer;
       }
       if (separators.length > 0) separators[separators.length - 1] = segment.separator;
@@ -98,7 +116,12 @@ export class Translator implements TaskModel {
         normalizeText(text).length === 0 ? 'text is empty after cleaning' : 'text has no translatable tokens';
       throw new DocumentInputError('EMPTY_TEXT', reason);
     }
-    const payload: TranslationPayload = { segmentLengths, separators, truncated };
+    const payload: TranslationPayload = {
+      segmentLengths,
+      separators,
+      truncated,
+      ...(placeholders ? { placeholders } : {}),
+    };
     return { ids: Int32Array.from(ids), length: ids.length + segmentLengths.length, payload };
   }
 
@@ -110,11 +133,13 @@ export class Translator implements TaskModel {
     }
     const rows: Row[] = [];
     const separators: string[][] = [];
+    const originals: Array<string[][] | undefined> = [];
     batch.forEach((doc, d) => {
       const payload: TranslationPayload = isPayload(doc.payload)
         ? doc.payload
         : { segmentLengths: [doc.ids.length], separators: [' '], truncated: false };
       separators.push(payload.separators);
+      originals.push(payload.placeholders);
       let offset = 0;
       payload.segmentLengths.forEach((len, s) => {
         const src = doc.ids.subarray(offset, offset + len);
@@ -136,8 +161,16 @@ export class Translator implements TaskModel {
       chunk.forEach((r, j) => (decoded[r] = out[j] ?? []));
     }
     const texts: string[][] = batch.map(() => []);
+    const scheme = this.settings.placeholders;
     rows.forEach((row, r) => {
-      texts[row.doc]![row.seg] = this.tokenizer.decode(decoded[r] ?? []);
+      let text = this.tokenizer.decode(decoded[r] ?? []);
+      const slots = scheme ? originals[row.doc]?.[row.seg] : undefined;
+      if (scheme && slots && slots.length > 0) {
+        // Only the slots in this row's source count as expected (a long sentence is cut into several rows).
+        const expected = placeholderSlots(this.tokenizer.decode(row.src), scheme);
+        text = restorePlaceholders(text, slots, expected, scheme);
+      }
+      texts[row.doc]![row.seg] = text;
     });
     return texts.map((parts, d) => ({
       translation: parts
