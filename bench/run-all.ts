@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { printRuns, runBackends } from './backends';
 import { runMemory } from './memory';
 import { runQueueOverhead } from './queue-overhead';
 import { runResultsStreaming } from './results-streaming';
@@ -44,9 +45,11 @@ const SIZES = {
   memoryStreamDocs: size('memory-stream-docs', 1_000_000, 20_000),
   memoryWorkerDocs: size('memory-worker-docs', 100_000, 3_000),
   memoryDocChars: size('memory-doc-chars', 150, 150),
+  backendSeconds: size('backend-seconds', 8, 3),
 };
 
 const ALL = [
+  'backends',
   'ingest',
   'pipeline',
   'queue',
@@ -161,6 +164,43 @@ async function pipeline(): Promise<Figure[]> {
   ];
 }
 
+/** Raw docs/s of every bundled model on wasm and on the native backend (bench/backends.ts). */
+async function backends(): Promise<Figure[]> {
+  const { runs } = await runBackends({ seconds: SIZES.backendSeconds });
+  printRuns(runs, []);
+  const wasm = runs.find((r) => r.backend === 'wasm');
+  const native = runs.find((r) => r.backend === 'tensorflow' && !r.error);
+  if (!wasm || wasm.error) throw new Error(`wasm: ${wasm?.error ?? 'no run'}`);
+  const out: Figure[] = [];
+  for (const w of wasm.rates) {
+    const n = native?.rates.find((r) => r.model === w.model);
+    if (!n) {
+      out.push(
+        figure(
+          'backends',
+          `${w.model} raw (encode + runBatch), wasm`,
+          w.docsPerS,
+          'docs/s',
+          undefined,
+          'native backend not installed',
+        ),
+      );
+      continue;
+    }
+    out.push(
+      figure('backends', `${w.model} raw (encode + runBatch), native`, n.docsPerS, 'docs/s', {
+        name: 'wasm',
+        value: w.docsPerS,
+      }),
+      figure('backends', `${w.model} runBatch alone, native`, n.runDocsPerS, 'docs/s', {
+        name: 'wasm',
+        value: w.runDocsPerS,
+      }),
+    );
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}, node ${process.version}`;
@@ -176,6 +216,7 @@ async function main(): Promise<void> {
   let series: Record<string, [number, number][]> = {};
   let plateau: boolean | undefined;
   const steps: Record<(typeof ALL)[number], () => Promise<Figure[]>> = {
+    backends,
     ingest,
     pipeline,
     queue: () => runQueueOverhead(SIZES.queueJobs),

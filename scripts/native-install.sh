@@ -14,8 +14,8 @@
 # binding is always compiled here: tfjs-node's prebuilt one lacks `nodelete`, and Node would unload
 # it when the last worker thread that loaded it ends (a crash at exit).
 #
-# Options: --gpu (tfjs-node-gpu against the CUDA-enabled `tensorflow` wheel), --offline (skip the
-# download attempt), --force (rebuild). Environment: NATIVE_TF_VERSION (wheel version, default
+# Options: --gpu (tfjs-node-gpu against the CUDA-enabled `tensorflow` wheel), --offline or --pip
+# (skip the download attempt: libtensorflow from the pip index), --force (rebuild). Environment: NATIVE_TF_VERSION (wheel version, default
 # 2.21.0), NATIVE_DOWNLOAD_TIMEOUT_S (default 300), DOCBATCH_NATIVE_CACHE (cache directory).
 # Exit 0 when the backend loads; otherwise one line saying why (wasm stays in use) and exit 3 when
 # no libtensorflow source is reachable (neither download nor pip index), 1 for any other failure.
@@ -29,9 +29,9 @@ gpu=0 offline=0 force=0
 for arg in "$@"; do
   case $arg in
     --gpu) gpu=1 ;;
-    --offline) offline=1 ;;
+    --offline | --pip) offline=1 ;;
     --force) force=1 ;;
-    *) echo "native:install: unknown option $arg (use --gpu, --offline, --force)" >&2; exit 2 ;;
+    *) echo "native:install: unknown option $arg (use --gpu, --offline, --pip, --force)" >&2; exit 2 ;;
   esac
 done
 
