@@ -6,8 +6,17 @@
  *   node scripts/run-ts.js scripts/models/translation/eval-translator.ts \
  *     [--model-dir models/en-es-translator/1] [--test scripts/models/translation/data/test.tsv] \
  *     [--backend wasm|cpu|auto] [--batch 64] [--limit N] [--samples 5] [--out hypotheses.txt]
+ *     [--wordlist /usr/share/dict/spanish,tmp/wordlists/aspell-es.txt]
+ *
+ * With word lists (comma-separated; those that exist are read), it also prints the share of output words that
+ * are not Spanish: alphabetic words of the output, lower-cased, found neither in the list nor among the
+ * capitalised words of the source sentence (names copied from the English are not counted against the model).
+ * Debian's `wspanish` (/usr/share/dict/spanish) has base forms only (no plurals, no verb forms: `puede`,
+ * `algunos`, `está` are missing), so the default adds every form of the aspell Spanish dictionary:
+ *   apt-get install -y wspanish aspell-es && mkdir -p tmp/wordlists &&
+ *   aspell -d es dump master | aspell -l es expand | tr ' ' '\n' | sort -u > tmp/wordlists/aspell-es.txt
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
@@ -24,6 +33,7 @@ interface Args {
   limit: number;
   samples: number;
   out?: string;
+  wordlist: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -34,6 +44,7 @@ function parseArgs(argv: string[]): Args {
     batch: 64,
     limit: Infinity,
     samples: 5,
+    wordlist: '/usr/share/dict/spanish,tmp/wordlists/aspell-es.txt',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v = ''] = [argv[i], argv[i + 1]];
@@ -44,6 +55,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--limit') args.limit = Number(v);
     else if (a === '--samples') args.samples = Number(v);
     else if (a === '--out') args.out = path.resolve(v);
+    else if (a === '--wordlist') args.wordlist = v;
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -122,6 +134,33 @@ async function main(): Promise<void> {
   console.log(
     `speed        ${seconds.toFixed(1)} s for ${pairs.length} sentences (${(pairs.length / seconds).toFixed(1)} sentences/s), model load ${loadMs} ms, live tensors while loaded ${tensorsLeft}`,
   );
+  const lists = args.wordlist.split(',').filter((f) => f && existsSync(f));
+  if (lists.length > 0) {
+    const known = new Set(
+      lists.flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((w) => w.trim().toLowerCase()),
+      ),
+    );
+    let words = 0;
+    const unknown: string[] = [];
+    hypotheses.forEach((h, i) => {
+      // Capitalised source words (names) may be copied; other English words in the output count as not Spanish.
+      const source = new Set((sources[i]!.match(/\p{Lu}\p{L}*/gu) ?? []).map((w) => w.toLowerCase()));
+      for (const w of h.toLowerCase().match(/\p{L}+/gu) ?? []) {
+        words += 1;
+        if (!known.has(w) && !source.has(w)) unknown.push(w);
+      }
+    });
+    const top = [...unknown.reduce((m, w) => m.set(w, (m.get(w) ?? 0) + 1), new Map<string, number>())]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([w, n]) => `${w} ${n}`);
+    console.log(
+      `non-Spanish  ${((100 * unknown.length) / Math.max(1, words)).toFixed(2)}% of ${words} output words (${lists.join(' + ')}; capitalised source words excluded); most frequent: ${top.join(', ')}`,
+    );
+  }
   for (let i = 0; i < Math.min(args.samples, pairs.length); i += 1) {
     console.log(`\nsrc: ${sources[i]}\nref: ${references[i]}\nhyp: ${hypotheses[i]}`);
   }

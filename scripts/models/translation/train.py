@@ -473,8 +473,11 @@ def main():
     with open(os.path.join(args.model_dir, 'vocab.json'), encoding='utf8') as f:
         vocab_tokens = json.load(f)['tokens']
     vocab_size = len(vocab_tokens)
-    train = read_ids(os.path.join(args.corpus, 'train.ids.txt'), args.max_len)
-    dev = read_ids(os.path.join(args.corpus, 'dev.ids.txt'), args.max_len)
+    if args.export_only:
+        train, dev = [], []
+    else:
+        train = read_ids(os.path.join(args.corpus, 'train.ids.txt'), args.max_len)
+        dev = read_ids(os.path.join(args.corpus, 'dev.ids.txt'), args.max_len)
     print(f'train pairs {len(train)}, dev pairs {len(dev)}, vocab {vocab_size}', flush=True)
     model = Transformer(vocab_size, args.d_model, args.heads, args.ff, args.enc_layers, args.dec_layers, args.dropout,
                         args.embedding_dim)
@@ -502,7 +505,7 @@ def main():
         if resume is None:
             raise SystemExit('--export-only needs --resume')
         meta = {'steps': state['step'], 'epochs': state['epoch'], 'train_hours': round(state['train_seconds'] / 3600, 2),
-                'best_dev_loss': state.get('best_dev_loss'), 'train_pairs': len(train), 'parameters': n_params,
+                'best_dev_loss': state.get('best_dev_loss'), 'parameters': n_params,
                 'checkpoint': args.resume, 'args': vars(args)}
         export(model, args, vocab_size, args.model_dir, meta)
         print(f"exported step {state['step']} to {args.model_dir}", flush=True)
