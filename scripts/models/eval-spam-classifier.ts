@@ -113,6 +113,14 @@ async function main(): Promise<void> {
         `    ${g.padEnd(11)} accuracy ${(correct / idx.length).toFixed(4)} (${correct}/${idx.length})`,
       );
     }
+    const missed = examples
+      .map((e, i) => ({ e, p: mail.spam[i]! }))
+      .filter(({ e }, i) => predicted[i] !== e.label)
+      .slice(0, EXAMPLES);
+    for (const { e, p } of missed)
+      console.log(
+        `    e.g. ${e.label === 1 ? 'spam->ham' : 'ham->spam'} ${Math.abs(p).toFixed(3)} ${e.id}: Subject ${JSON.stringify(splitEmailHeaders(e.text).subject.slice(0, 90))}`,
+      );
     const short = await score(model, spamTexts);
     const shortHits = short.spam.filter((p) => p >= 0).length;
     console.log(
