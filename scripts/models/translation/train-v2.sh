@@ -21,6 +21,6 @@ fi
 exec scripts/models/translation/train.sh --corpus tmp/translation-corpus-v2 --model-dir scripts/models/translation/v2 \
   --schedule inverse-sqrt --d-model 256 --heads 4 --ff 768 --enc-layers 4 --dec-layers 1 --embedding-dim 128 \
   --dropout 0.05 --label-smoothing 0.1 --batch-tokens 6000 --lr 1.5e-3 --warmup 400 --max-len 96 \
-  --eval-every 250 --bleu-sentences 200 --minutes 100000 --threads 1 --no-export \
+  --eval-every 300 --bleu-sentences 100 --minutes 100000 --threads 1 --no-export \
   --checkpoint tmp/en-es-v2/last.pt --compact-checkpoint scripts/models/translation/v2/checkpoint.pt --checkpoint-minutes 15 \
   --log scripts/models/translation/v2/training-log.jsonl "${resume[@]}" "$@"

@@ -437,10 +437,12 @@ def save_checkpoint(path, model, opt, state, args, compact=False):
     if compact:
         weights = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()}
         osd = opt.state_dict()
-        for st in osd['state'].values():
-            for k in ('exp_avg', 'exp_avg_sq'):
-                if k in st:
-                    st[k] = st[k].to(torch.bfloat16)
+        # state_dict() shares the per-parameter state dicts with the live optimizer: build new ones.
+        osd = {
+            'state': {i: {k: (v.to(torch.bfloat16) if k in ('exp_avg', 'exp_avg_sq') else v) for k, v in st.items()}
+                      for i, st in osd['state'].items()},
+            'param_groups': osd['param_groups'],
+        }
     else:
         weights = model.state_dict()
         osd = opt.state_dict()
