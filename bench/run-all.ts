@@ -7,7 +7,9 @@
  *   npm run bench -- --only ingest,webhooks
  *   npm run bench -- --pipeline-docs 50000 --memory-ingest-docs 200000 ...  (see SIZES below)
  *
- * Benchmarks: ingest (bench/ingest.ts, subprocess), pipeline (bench/pipeline.ts, subprocess),
+ * Benchmarks: backends (bench/backends.ts: every bundled model's raw docs/s on wasm and on the
+ * native backend, child processes), ingest (bench/ingest.ts, subprocess), pipeline
+ * (bench/pipeline.ts, subprocess; again on the native backend where installed),
  * queue (bench/queue-overhead.ts), results-streaming, webhook-fanout, submit-latency, memory. See
  * bench/README.md.
  * Needs Postgres and Redis (DATABASE_URL's server, REDIS_URL); each benchmark works in a scratch
@@ -17,6 +19,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nativePackageInstalled } from '../src/core/models/backend';
 import { printRuns, runBackends } from './backends';
 import { runMemory } from './memory';
 import { runQueueOverhead } from './queue-overhead';
@@ -45,7 +48,8 @@ const SIZES = {
   memoryStreamDocs: size('memory-stream-docs', 1_000_000, 20_000),
   memoryWorkerDocs: size('memory-worker-docs', 100_000, 3_000),
   memoryDocChars: size('memory-doc-chars', 150, 150),
-  backendSeconds: size('backend-seconds', 8, 3),
+  backendSeconds: size('backend-seconds', 6, 3),
+  backendRepeat: size('backend-repeat', 3, 1),
 };
 
 const ALL = [
@@ -123,13 +127,24 @@ async function ingest(): Promise<Figure[]> {
   ];
 }
 
+/** The pipeline benchmark on wasm, then on the native backend where it is installed. */
 async function pipeline(): Promise<Figure[]> {
+  const figures = await pipelineOn('wasm');
+  if (nativePackageInstalled('@tensorflow/tfjs-node')) figures.push(...(await pipelineOn('tensorflow')));
+  else console.log('  pipeline on the native backend: skipped (not installed: npm run native:install)');
+  return figures;
+}
+
+async function pipelineOn(backend: 'wasm' | 'tensorflow'): Promise<Figure[]> {
   const out = await runScript('bench/pipeline.ts', [
     '--docs',
     String(SIZES.pipelineDocs),
     '--bs1-docs',
     String(SIZES.pipelineBs1Docs),
+    '--backend',
+    backend,
   ]);
+  const bench = backend === 'wasm' ? 'pipeline' : 'pipeline (native)';
   const raw = match(out, /best: ([\d,]+) docs\/s at batch size (\d+)/, 'raw model best');
   const e2e = num(match(out, /^\s+([\d,]+) docs\/s \([\d.]+ s from first claim/m, 'end-to-end')[1]);
   const bs = match(
@@ -140,9 +155,9 @@ async function pipeline(): Promise<Figure[]> {
   const pad = match(out, /with length bucketing: ([\d.]+)%.*arrival order: ([\d.]+)%/, 'padding');
   const base = { name: 'raw model calls', value: num(raw[1]) };
   return [
-    figure('pipeline', `raw model calls, batch size ${raw[2]} (baseline)`, num(raw[1]), 'docs/s'),
+    figure(bench, `raw model calls, batch size ${raw[2]} (baseline)`, num(raw[1]), 'docs/s'),
     figure(
-      'pipeline',
+      bench,
       'end-to-end platform throughput (claim, infer, write back)',
       e2e,
       'docs/s',
@@ -150,14 +165,14 @@ async function pipeline(): Promise<Figure[]> {
       `${SIZES.pipelineDocs} classification docs`,
     ),
     figure(
-      'pipeline',
+      bench,
       'platform with dynamic batching',
       num(bs[2]),
       'docs/s',
       { name: 'platform with batch size 1', value: num(bs[1]) },
       `${SIZES.pipelineBs1Docs} docs`,
     ),
-    figure('pipeline', 'padding share with length bucketing', num(pad[1]), '%', {
+    figure(bench, 'padding share with length bucketing', num(pad[1]), '%', {
       name: 'padding share in arrival order',
       value: num(pad[2]),
     }),
@@ -166,7 +181,7 @@ async function pipeline(): Promise<Figure[]> {
 
 /** Raw docs/s of every bundled model on wasm and on the native backend (bench/backends.ts). */
 async function backends(): Promise<Figure[]> {
-  const { runs } = await runBackends({ seconds: SIZES.backendSeconds });
+  const { runs } = await runBackends({ seconds: SIZES.backendSeconds, repeat: SIZES.backendRepeat });
   printRuns(runs, []);
   const wasm = runs.find((r) => r.backend === 'wasm');
   const native = runs.find((r) => r.backend === 'tensorflow' && !r.error);
