@@ -18,7 +18,8 @@ const backendIndex = process.argv.indexOf('--backend');
 const backend = backendIndex > 0 ? (process.argv[backendIndex + 1] ?? 'auto') : 'auto';
 
 const evals: { name: string; script: string; args: string[]; when?: string }[] = [
-  { name: 'spam-classifier', script: 'scripts/models/eval-spam-classifier.ts', args: [] },
+  // Every served spam-classifier version side by side: SpamAssassin test split and held-out non-email FP rate.
+  { name: 'spam-classifier (v1 and v2)', script: 'scripts/models/eval-spam-classifier.ts', args: [] },
   {
     name: 'sentiment-classifier',
     script: 'scripts/models/eval-sentiment-classifier.ts',
