@@ -143,6 +143,71 @@ def load_wink(path):
     return d["words"], {w: v[:dim] for w, v in d["vectors"].items()}
 
 
+# ---------------------------------------------------------------- lexicon phrases
+
+# Neutral review nouns for the phrase frames below (label-balanced: every noun appears with both labels).
+FRAME_NOUNS = ["food", "service", "movie", "product", "phone", "room", "staff", "book", "price",
+               "battery", "story", "place", "hotel", "app", "meal", "show", "quality", "experience"]
+
+
+def load_vader(path, min_abs, max_sd):
+    """{word: 0/1} from the VADER lexicon (Hutto & Gilbert 2014: mean of ten human ratings, -4..4):
+    single lower-case words whose mean is at least min_abs from neutral and whose raters agree
+    (standard deviation at most max_sd)."""
+    words = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 3 or not re.fullmatch(r"[a-z]+", parts[0]):
+                continue
+            mean, sd = float(parts[1]), float(parts[2])
+            if abs(mean) >= min_abs and sd <= max_sd:
+                words[parts[0]] = 1 if mean > 0 else 0
+    return words
+
+
+def load_wordnet_adjectives(d):
+    path = os.path.join(d, "index.adj")
+    if not os.path.exists(path):
+        sys.exit(f"{path} missing: apt-get install wordnet-base (or pass --wordnet-dir, or --no-lexicon)")
+    adj = set()
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith(" "):
+                adj.add(line.split(" ", 1)[0])
+    return adj
+
+
+def lexicon_phrases(words, adjectives, seed):
+    """Short labelled phrases built from the lexicon, so the network learns the polarity of words the
+    2,400 training sentences never contain, and what negation and a contrasting "but" clause do:
+    every rated word alone; each rated adjective in a plain frame and in a negated frame (label
+    flipped); pairs of opposite adjectives joined by "but" (label of the second clause).
+    Returns [(id, text, label, "lexicon")]."""
+    rng = random.Random(seed)
+    plain = ["it was {a}", "the {n} is {a}", "a {a} {n}", "really {a}", "the {n} was very {a}",
+             "{a} {n}, {a} everything"]
+    negated = ["not {a}", "the {n} was not {a}", "it isn't {a} at all", "the {n} wasn't {a}",
+               "i would not call the {n} {a}", "never {a}", "not a {a} {n}", "the {n} is not very {a}"]
+    contrast = ["the {n} was {a}, but the {m} was {b}", "{a} at first, but {b} in the end",
+                "the {n} looks {a} but it is {b}", "{a} {n} but a {b} {m}"]
+    rows = []
+    for w in sorted(words):
+        rows.append((f"lexicon:{w}", w, words[w], "lexicon"))
+    adj = sorted(w for w in words if w in adjectives)
+    by_label = {0: [a for a in adj if words[a] == 0], 1: [a for a in adj if words[a] == 1]}
+    for a in adj:
+        n = rng.choice(FRAME_NOUNS)
+        rows.append((f"lexicon:plain:{a}", rng.choice(plain).format(a=a, n=n), words[a], "lexicon"))
+        n = rng.choice(FRAME_NOUNS)
+        rows.append((f"lexicon:not:{a}", rng.choice(negated).format(a=a, n=n), 1 - words[a], "lexicon"))
+        b = rng.choice(by_label[1 - words[a]])
+        n, m = rng.sample(FRAME_NOUNS, 2)
+        rows.append((f"lexicon:but:{a}:{b}", rng.choice(contrast).format(a=a, b=b, n=n, m=m),
+                     words[b], "lexicon"))
+    return rows
+
+
 # ---------------------------------------------------------------- naive Bayes baseline
 
 
@@ -230,46 +295,56 @@ def embedding_matrix(tok, vecs, rng):
     return m, missing
 
 
-def build_model(matrix, units, trainable):
+def build_model(matrix, units, trainable, heads=1):
+    """Returns (training model, serving model). With heads > 1 the embedding table is shared by
+    `heads` independently initialised Bidirectional-GRU branches, each trained on its own sigmoid
+    output; the serving model averages the branches' probabilities (Keras `Average`), an ensemble
+    inside one Keras file that costs one embedding table."""
     inp = keras.Input(shape=(MAXLEN,), dtype="int32")
     emb = L.Embedding(matrix.shape[0], EMBED_DIM, mask_zero=True, trainable=trainable)
-    x = emb(inp)
-    x = L.SpatialDropout1D(0.25)(x)
-    x = L.Bidirectional(L.GRU(units, dropout=0.1))(x)
-    x = L.Dropout(0.3)(x)
-    out = L.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inp, out)
+    e = emb(inp)
+    outs = []
+    for _ in range(heads):
+        x = L.SpatialDropout1D(0.25)(e)
+        x = L.Bidirectional(L.GRU(units, dropout=0.1))(x)
+        x = L.Dropout(0.3)(x)
+        outs.append(L.Dense(1, activation="sigmoid")(x))
     emb.set_weights([matrix])  # (a Constant initializer would write the whole table into the config)
-    return model
+    if heads == 1:
+        return keras.Model(inp, outs[0]), keras.Model(inp, outs[0])
+    return keras.Model(inp, outs), keras.Model(inp, L.Average()(outs))
 
 
 def encode(tok, texts):
     return keras.utils.pad_sequences(tok.texts_to_sequences(texts), maxlen=MAXLEN)
 
 
-def train_network(train, val, wink_words, vecs, args, offset):
+def train_network(train, val, wink_words, vecs, args, offset, extra=()):
+    """extra: lexicon phrases, trained on with weight args.lexicon_weight (validation is UCI only)."""
     keras.utils.set_random_seed(SEED + offset)
-    tok = make_tokenizer([r[1] for r in train], wink_words, vecs, args.extra_words)
+    extra = list(extra)
+    tok = make_tokenizer([r[1] for r in train + extra], wink_words, vecs, args.extra_words)
     matrix, missing = embedding_matrix(tok, vecs, np.random.RandomState(SEED + offset))
-    model = build_model(matrix, args.units, args.trainable_from_start)
-    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="binary_crossentropy",
-                  metrics=["accuracy"])
-    xt, yt = encode(tok, [r[1] for r in train]), np.array([r[2] for r in train], np.float32)
+    model, serving = build_model(matrix, args.units, args.trainable_from_start, args.heads)
+    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="binary_crossentropy")
+    xt, yt = encode(tok, [r[1] for r in train + extra]), np.array([r[2] for r in train + extra], np.float32)
+    wt = np.array([1.0] * len(train) + [args.lexicon_weight] * len(extra), np.float32)
     xv, yv = encode(tok, [r[1] for r in val]), np.array([r[2] for r in val], np.float32)
     best, best_epoch, best_w = -1.0, 0, None
     for epoch in range(1, args.epochs + args.finetune_epochs + 1):
         if epoch == args.epochs + 1:
             # Second phase: the embedding table joins in, at a lower learning rate.
             model.set_weights(best_w)
-            model.layers[1].trainable = True
+            next(l for l in model.layers if isinstance(l, L.Embedding)).trainable = True
             model.compile(optimizer=keras.optimizers.Adam(args.lr * args.finetune_lr_scale),
-                          loss="binary_crossentropy", metrics=["accuracy"])
-        model.fit(xt, yt, epochs=1, batch_size=32, verbose=0, shuffle=True)
-        acc = float(model.evaluate(xv, yv, verbose=0)[1])
+                          loss="binary_crossentropy")
+        ys = yt if args.heads == 1 else [yt] * args.heads
+        model.fit(xt, ys, sample_weight=wt, epochs=1, batch_size=32, verbose=0, shuffle=True)
+        acc = float(np.mean((serving.predict(xv, verbose=0)[:, 0] > 0.5) == (yv > 0.5)))
         if acc > best:
             best, best_epoch, best_w = acc, epoch, model.get_weights()
-    model.set_weights(best_w)
-    return tok, model, best, best_epoch, len(tok.word_index) + 1, missing
+    model.set_weights(best_w)  # the serving model shares these layers
+    return tok, serving, best, best_epoch, len(tok.word_index) + 1, missing
 
 
 def accuracy(tok, model, rows):
@@ -284,12 +359,19 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "sentiment-classifier", "1"))
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--units", type=int, default=32)
+    ap.add_argument("--heads", type=int, default=1, help="GRU branches averaged in one model")
     ap.add_argument("--lr", type=float, default=0.004)
     ap.add_argument("--extra-words", type=int, default=20000)
     ap.add_argument("--trainable-from-start", action="store_true")
     ap.add_argument("--finetune-epochs", type=int, default=8)
     ap.add_argument("--finetune-lr-scale", type=float, default=0.1)
     ap.add_argument("--only-source", choices=SOURCES)
+    ap.add_argument("--lexicon", help="vader_lexicon.txt (default: npm pack vader-sentiment@1.1.3)")
+    ap.add_argument("--wordnet-dir", default="/usr/share/wordnet")
+    ap.add_argument("--no-lexicon", action="store_true", help="train on the UCI sentences only")
+    ap.add_argument("--lexicon-min", type=float, default=1.5)
+    ap.add_argument("--lexicon-max-sd", type=float, default=1.0)
+    ap.add_argument("--lexicon-weight", type=float, default=0.5)
     ap.add_argument("--skip-loso", action="store_true")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args()
@@ -309,13 +391,20 @@ def main():
     train, val, test = ([by_id[i] for i in split[p]] for p in ("train", "validation", "test"))
     log(f"UCI split: train {len(train)}, validation {len(val)}, test {len(test)}")
     wink_words, vecs = load_wink(wink)
+    extra = []
+    if not args.no_lexicon:
+        lex = args.lexicon or npm_pack("vader-sentiment@1.1.3", "vader_lexicon.txt")
+        words = load_vader(lex, args.lexicon_min, args.lexicon_max_sd)
+        extra = lexicon_phrases(words, load_wordnet_adjectives(args.wordnet_dir), SEED)
+        log(f"lexicon phrases: {len(extra)} from {len(words)} VADER words "
+            f"({sum(r[2] for r in extra)} positive), weight {args.lexicon_weight}")
 
     t0 = time.time()
     full_train = train
     if args.only_source:
         args.no_save = True
         train = train[:200]  # experiments on one held-out source: the main model is not needed
-    tok, model, val_acc, best_epoch, vocab, missing = train_network(train, val, wink_words, vecs, args, 0)
+    tok, model, val_acc, best_epoch, vocab, missing = train_network(train, val, wink_words, vecs, args, 0, extra)
     train_s = time.time() - t0
     test_acc = accuracy(tok, model, test)
     log(f"main model: vocabulary {vocab} ({missing} words without a wink vector), best epoch "
@@ -335,7 +424,7 @@ def main():
             rng = random.Random(SEED + 10 + k)
             rng.shuffle(tr)
             n_val = len(tr) // 10
-            ltok, lmodel, lval, lep, _, _ = train_network(tr[n_val:], tr[:n_val], wink_words, vecs, args, 10 + k)
+            ltok, lmodel, lval, lep, _, _ = train_network(tr[n_val:], tr[:n_val], wink_words, vecs, args, 10 + k, extra)
             held = [r for r in rows if r[3] == src]
             acc = accuracy(ltok, lmodel, held)
             nb = nb_accuracy(tr, held)
