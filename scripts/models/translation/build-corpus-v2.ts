@@ -148,10 +148,8 @@ function accept(s: string, opts: AcceptOptions = {}): boolean {
   if (letters < 0.6 * chars.length) return false;
   if (s === s.toUpperCase()) return false;
   if (/(.)\1{4,}|--|\.\.|__|==|\t/.test(s)) return false;
-  const masked = maskPlaceholders(s);
-  // Every entity must fit in a slot, and placeholders must not dominate the sentence.
-  if (maskPlaceholders(masked.text).originals.length > 0) return false;
-  if (masked.originals.length > 6) return false;
+  // At most 6 distinct placeholders (so every match gets one of the 16 slots, and they do not dominate).
+  if (maskPlaceholders(s).originals.length > 6) return false;
   return true;
 }
 
@@ -414,8 +412,9 @@ function bible(): Array<{ en: string; es: string; originals: string[] }> {
     const m = maskPlaceholders(en);
     const esMasked = maskLike(es, m.originals);
     if (esMasked === undefined || !placeholdersMatch(m.text, esMasked)) continue;
-    if (maskPlaceholders(esMasked.replace(/[\p{L}\p{M}]+/gu, 'x').replace(/[¿¡]/g, '')).originals.length > 0)
-      continue;
+    // No digits or symbols left in the Spanish that the English placeholders did not account for.
+    const rest = esMasked.replace(/[\p{L}\p{M}]+/gu, 'x').replace(/[¿¡\uE000-\uF8FF]/gu, '');
+    if (maskPlaceholders(rest).originals.length > 0) continue;
     pairs.push({ en: m.text, es: esMasked, originals: m.originals });
   }
   return pairs;
@@ -583,7 +582,10 @@ async function main(): Promise<void> {
   const raw: Record<string, string[]> = {};
   for (const [name, load] of Object.entries(loaders)) {
     raw[name] = [...new Set(load())].sort();
-    process.stderr.write(`${name}: ${raw[name]!.length} unique sentences\n`);
+    const withPlaceholders = raw[name]!.filter((x) => maskPlaceholders(x).originals.length > 0).length;
+    process.stderr.write(
+      `${name}: ${raw[name]!.length} unique sentences, ${withPlaceholders} with placeholders\n`,
+    );
   }
   if (process.argv.includes('--dry')) {
     for (const [name, list] of Object.entries(raw))

@@ -12,6 +12,8 @@
  * en-es-translator@2 (corpus with placeholders, see build-corpus-v2.ts):
  *   node scripts/run-ts.js scripts/models/translation/learn-bpe.ts --corpus tmp/translation-corpus-v2 \
  *     --vocab-size 12000 --placeholders 16 --out scripts/models/translation/v2
+ * `--vocab FILE` encodes the corpus with an existing vocabulary instead of learning one (v2's committed
+ * scripts/models/translation/v2/vocab.json: see scripts/models/translation/README.md).
  * `--placeholders N` puts the N placeholder characters (U+E000...) and `¿ ¡` in the alphabet whatever their
  * count, and renumbers the placeholder slots of each TRAINING pair by a seeded random permutation (the same
  * permutation on both sides), so every slot is trained although most sentences only use slots 0-2; dev keeps
@@ -33,6 +35,8 @@ interface Args {
   corpus: string;
   vocabSize: number;
   out: string;
+  /** Encode with this existing vocab.json instead of learning one. */
+  vocab?: string;
   minCharCount: number;
   placeholders: number;
 }
@@ -51,6 +55,7 @@ function parseArgs(argv: string[]): Args {
     if (a === '--corpus') args.corpus = resolve(v);
     else if (a === '--vocab-size') args.vocabSize = Number(v);
     else if (a === '--out') args.out = resolve(v);
+    else if (a === '--vocab') args.vocab = resolve(v);
     else if (a === '--min-char-count') args.minCharCount = Number(v);
     else if (a === '--placeholders') args.placeholders = Number(v);
     else throw new Error(`unknown argument ${a}`);
@@ -258,12 +263,20 @@ function main(): void {
     args.placeholders > 0
       ? ['¿', '¡', ...Array.from({ length: args.placeholders }, (_, i) => placeholderChar(i))]
       : [];
-  const vocab = learnBpe(wordCounts, args.vocabSize, args.minCharCount, forced);
-  console.log(
-    `learned ${vocab.merges.length} merges, vocabulary ${vocab.tokens.length} in ${(Date.now() - started) / 1000}s`,
-  );
-  mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, 'vocab.json'), JSON.stringify(vocab));
+  let vocab: BpeVocabFile;
+  if (args.vocab) {
+    vocab = JSON.parse(readFileSync(args.vocab, 'utf8')) as BpeVocabFile;
+    const missing = forced.filter((ch) => !vocab.tokens.includes(ch));
+    if (missing.length > 0) throw new Error(`${args.vocab} lacks ${missing.length} forced characters`);
+    console.log(`encoding with ${args.vocab}: vocabulary ${vocab.tokens.length} (not learned)`);
+  } else {
+    vocab = learnBpe(wordCounts, args.vocabSize, args.minCharCount, forced);
+    console.log(
+      `learned ${vocab.merges.length} merges, vocabulary ${vocab.tokens.length} in ${(Date.now() - started) / 1000}s`,
+    );
+    mkdirSync(args.out, { recursive: true });
+    writeFileSync(join(args.out, 'vocab.json'), JSON.stringify(vocab));
+  }
   const tok = new BpeTokenizer(vocab);
   for (const [name, pairs] of [
     ['train', train],

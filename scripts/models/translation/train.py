@@ -83,6 +83,8 @@ def parse_args():
     p.add_argument('--log', default='', help='append progress lines (dev loss, dev BLEU) to this file as JSON lines')
     p.add_argument('--no-export', action='store_true', help='do not export model.json/weights.bin at the end')
     p.add_argument('--export-only', action='store_true', help='with --resume: export the checkpoint to --model-dir and exit')
+    p.add_argument('--reset-data-position', action='store_true',
+                   help='with --resume: start at epoch 1, batch 0 of the (changed) corpus, keeping model, optimizer and step')
     return p.parse_args()
 
 
@@ -501,6 +503,10 @@ def main():
         opt.load_state_dict(osd)
         state.update(resume['state'])
         torch.set_rng_state(resume['rng']['torch'])
+        if args.reset_data_position:
+            print(f"data position reset (was epoch {state['epoch']} batch {state['batch']}): the corpus changed", flush=True)
+            state['data_resets'] = state.get('data_resets', []) + [{'step': state['step'], 'epoch': state['epoch'], 'batch': state['batch']}]
+            state['epoch'], state['batch'] = 1, 0
         print(f"resumed from {args.resume} at step {state['step']}, epoch {state['epoch']} batch {state['batch']}"
               f"{' (compact checkpoint: fp16 weights, bf16 moments)' if resume.get('compact') else ''}", flush=True)
     if args.export_only:
