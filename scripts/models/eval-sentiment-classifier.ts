@@ -206,9 +206,13 @@ async function main(): Promise<void> {
     console.log(
       `${file} (${handwritten.length} review-like sentences, ${note}): ${info.id} ${pct(acc(handOk))}, naive Bayes (UCI training split) ${pct(nbAccuracy(nb, handwritten))}`,
     );
-    const wrong = handwritten.map((e, i) => [e, handResults[i]!, handOk[i]] as const).filter(([, , ok]) => !ok);
+    const wrong = handwritten
+      .map((e, i) => [e, handResults[i]!, handOk[i]] as const)
+      .filter(([, , ok]) => !ok);
     for (const [e, r] of wrong.slice(0, showErrors))
-      console.log(`  wrong: ${e.label ? 'positive' : 'negative'} -> ${r.label} ${r.score.toFixed(3)}  ${e.text}`);
+      console.log(
+        `  wrong: ${e.label ? 'positive' : 'negative'} -> ${r.label} ${r.score.toFixed(3)}  ${e.text}`,
+      );
   }
   console.log(
     `timing: ${((ms / test.length) * 1000).toFixed(0)} us/sentence (encode + runBatch, batches of ${BATCH})`,
