@@ -67,6 +67,10 @@ beforeAll(async () => {
   await writeWorkingClassifier(modelsDir, 'loses-weights');
   await writeWorkingClassifier(modelsDir, 'works');
   h = await startApi({ MODELS_DIR: modelsDir });
+  // The API (in this process) opens and checks every classifier of the repository when it first
+  // lists it; the tests below switch this process's tfjs backend, so let those checks finish first
+  // (a check that runs while tf.setBackend() is under way fails, and its model is not served).
+  expect((await h.request('/v1/models')).status).toBe(200);
   worker = new WorkerProcess(
     loadConfig('worker', {
       ...h.env.env,
