@@ -21,6 +21,38 @@ export interface EmailParts {
   bodyStart: number;
 }
 
+/** The patterns above, matched in place at a line's start (flag y) instead of on a copy of the line. */
+const HEADER_LINE_AT = new RegExp(HEADER_LINE.source.slice(1), 'y');
+const KNOWN_HEADER_AT = new RegExp(KNOWN_HEADER.source.slice(1), 'iy');
+const SUBJECT_AT = /subject:/iy;
+/** A character that `trim()` keeps (`\s` is the set trim removes). */
+const NON_SPACE = /\S/g;
+
+/** Index of the first character of `text[pos, end)` that `trim()` keeps, or `end`. */
+function firstNonSpace(text: string, pos: number, end: number): number {
+  for (let i = pos; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+    if (c < 0x80) return i;
+    // Beyond ASCII (no-break space, U+2028, ...): the regex knows the set.
+    NON_SPACE.lastIndex = i;
+    const m = NON_SPACE.exec(text);
+    return m === null ? end : Math.min(m.index, end);
+  }
+  return end;
+}
+
+/** Whether `re` (flag y) matches at `pos` and within the line ending at `lineEnd`. */
+function matchesAt(re: RegExp, text: string, pos: number, lineEnd: number): boolean {
+  re.lastIndex = pos;
+  return re.test(text) && re.lastIndex <= lineEnd;
+}
+
+/**
+ * Reads the header block line by line in place: no line is copied except the Subject's (the
+ * patterns cannot match across a line end, and a line's trailing `\r` is whitespace, so the
+ * answers are those of cutting each line out, stripping `\r`, trimming and testing the copy).
+ */
 export function splitEmailHeaders(text: string): EmailParts {
   const firstEnd = text.indexOf('\n');
   const firstLine = text.slice(0, firstEnd === -1 ? Math.min(text.length, 200) : Math.min(firstEnd, 998));
@@ -34,16 +66,17 @@ export function splitEmailHeaders(text: string): EmailParts {
   while (pos < limit) {
     const nl = text.indexOf('\n', pos);
     const lineEnd = nl === -1 || nl > limit ? limit : nl;
-    const line = text.slice(pos, lineEnd).replace(/\r$/, '');
     const next = lineEnd + 1;
-    if (line.trim() === '') return done(Math.min(next, text.length));
-    if (/^[ \t]/.test(line)) {
-      if (inSubject) subject += ' ' + line.trim();
+    // A blank line (only whitespace) ends the block.
+    if (firstNonSpace(text, pos, lineEnd) >= lineEnd) return done(Math.min(next, text.length));
+    const c = text.charCodeAt(pos);
+    if (c === 0x20 || c === 0x09) {
+      if (inSubject) subject += ' ' + text.slice(pos, lineEnd).trim();
     } else {
-      inSubject = /^subject:/i.test(line);
-      if (KNOWN_HEADER.test(line)) known = true;
-      if (inSubject) subject = line.slice(line.indexOf(':') + 1).trim();
-      else if (pos > 0 && !HEADER_LINE.test(line)) return done(pos);
+      inSubject = matchesAt(SUBJECT_AT, text, pos, lineEnd);
+      if (!known && matchesAt(KNOWN_HEADER_AT, text, pos, lineEnd)) known = true;
+      if (inSubject) subject = text.slice(pos + 'subject:'.length, lineEnd).trim();
+      else if (pos > 0 && !matchesAt(HEADER_LINE_AT, text, pos, lineEnd)) return done(pos);
     }
     pos = next;
   }
