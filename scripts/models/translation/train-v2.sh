@@ -18,7 +18,7 @@ if [[ " $* " != *" --resume "* ]]; then
   elif [[ -f scripts/models/translation/v2/checkpoint.pt ]]; then resume=(--resume scripts/models/translation/v2/checkpoint.pt)
   fi
 fi
-exec scripts/models/translation/train.sh --corpus tmp/translation-corpus-v2 --model-dir scripts/models/translation/v2 \
+exec scripts/models/translation/train.sh --corpus tmp/translation-corpus-v2f --model-dir scripts/models/translation/v2 \
   --schedule inverse-sqrt --d-model 256 --heads 4 --ff 768 --enc-layers 4 --dec-layers 1 --embedding-dim 128 \
   --dropout 0.05 --label-smoothing 0.1 --batch-tokens 6000 --lr 1.5e-3 --warmup 400 --max-len 96 \
   --eval-every 300 --bleu-sentences 100 --minutes 100000 --threads 1 --no-export \
