@@ -32,24 +32,34 @@ export function threadSeconds(): Map<number, number> {
   return out;
 }
 
-/** Process ids of the Postgres backends connected to `database`. */
-export async function backendPids(pool: Pool, database: string): Promise<number[]> {
-  const r = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [
-    database,
-  ]);
-  return r.rows.map((row) => row.pid);
+/** Process ids of the Postgres backends connected to `database`, with their `backend_type`. */
+export async function backendPids(pool: Pool, database: string): Promise<BackendPid[]> {
+  const r = await pool.query<{ pid: number; type: string }>(
+    `SELECT pid, coalesce(backend_type, '') AS type FROM pg_stat_activity WHERE datname = $1`,
+    [database],
+  );
+  return r.rows.map((row) => ({ pid: row.pid, type: row.type }));
+}
+
+export interface BackendPid {
+  pid: number;
+  /** `client backend`, `autovacuum worker`, ... */
+  type: string;
 }
 
 export interface CpuSnapshot {
   threads: Map<number, number>;
   postgres: Map<number, number>;
+  /** backend_type by pid. */
+  types: Map<number, string>;
 }
 
 /** Snapshot of this process's threads and of the given Postgres backends (0 if not local). */
-export function snapshot(pgPids: number[]): CpuSnapshot {
+export function snapshot(backends: BackendPid[]): CpuSnapshot {
   return {
     threads: threadSeconds(),
-    postgres: new Map(pgPids.map((pid) => [pid, statSeconds(`/proc/${pid}/stat`)])),
+    postgres: new Map(backends.map((b) => [b.pid, statSeconds(`/proc/${b.pid}/stat`)])),
+    types: new Map(backends.map((b) => [b.pid, b.type])),
   };
 }
 
@@ -60,6 +70,8 @@ export interface CpuSpent {
   threads: number[];
   /** Postgres backends of the database, summed. */
   postgres: number;
+  /** The same by backend_type (client backends, autovacuum workers). */
+  postgresByType: Record<string, number>;
 }
 
 /** CPU seconds spent between two snapshots (backends are those of `after`). */
@@ -72,6 +84,12 @@ export function spent(before: CpuSnapshot, after: CpuSnapshot): CpuSpent {
     else if (d > 0) threads.push(d);
   }
   let postgres = 0;
-  for (const [pid, s] of after.postgres) postgres += s - (before.postgres.get(pid) ?? 0);
-  return { main, threads: threads.sort((a, b) => b - a), postgres };
+  const postgresByType: Record<string, number> = {};
+  for (const [pid, s] of after.postgres) {
+    const d = s - (before.postgres.get(pid) ?? 0);
+    postgres += d;
+    const type = after.types.get(pid) ?? '';
+    postgresByType[type] = (postgresByType[type] ?? 0) + d;
+  }
+  return { main, threads: threads.sort((a, b) => b - a), postgres, postgresByType };
 }
