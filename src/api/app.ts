@@ -17,6 +17,7 @@ import { adminRouter } from './admin';
 import { errorMiddleware } from './http';
 import { opsRouter } from './ops-routes';
 import { openApiRouter } from './routes/openapi';
+import { strictUrl } from './strict-url';
 import { v1Router } from './routes/v1';
 
 /** Everything a request handler may use. One per API process. */
@@ -141,6 +142,8 @@ export function createApp(ctx: ApiContext): Express {
     next();
   });
 
+  // A path or query that is not strict percent-encoded UTF-8, or holds NUL, is a 400 before any route.
+  app.use(strictUrl());
   app.use(opsRouter(ctx.db, ctx.redis, () => sampleQueueDepth(ctx.queues)));
   app.use(openApiRouter());
   app.use('/v1', v1Router(batchDepsFor(ctx), ctx.config, backendResolver(ctx)));

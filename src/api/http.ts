@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError, isUnavailableError } from '../core/errors';
+import { AppError, clientDataError, isClientDataError, isUnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 
 /** What a handler returns; the wrapper writes it. Streaming handlers write `res` themselves and return undefined. */
@@ -39,6 +39,14 @@ export function errorMiddleware(logger: Logger) {
       appErr = new AppError('UNAVAILABLE', 'A backing service is unavailable; retry shortly.', undefined, {
         'Retry-After': '5',
       });
+    } else if (isClientDataError(err)) {
+      logger.warn(
+        { err: { message: (err as Error).message }, path: req.path },
+        'client value refused by Postgres',
+      );
+      appErr = clientDataError();
+    } else if (err instanceof URIError) {
+      appErr = new AppError('INVALID_REQUEST', 'The URL is not valid percent-encoded UTF-8.');
     } else if ((err as { type?: string }).type === 'entity.too.large') {
       appErr = new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large.');
     } else if ((err as { type?: string }).type === 'entity.parse.failed') {

@@ -138,3 +138,35 @@ export function isUnavailableError(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Postgres SQLSTATEs that mean "this value cannot be stored or compared": they come from what a client
+ * sent (NUL in text 22021, bad text for a type 22P02, untranslatable character 22P05, bad or out-of-range
+ * date/time 22007/22008, number out of range 22003). Input validation refuses these values first; this
+ * mapping is the backstop, so none of them is ever a 500.
+ */
+export const CLIENT_DATA_SQLSTATES = new Set(['22021', '22P02', '22P05', '22007', '22008', '22003']);
+
+/** True when `err` (or its cause chain, or a Prisma wrapper's `meta`) is a Postgres data error of a client value. */
+export function isClientDataError(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 6; depth++) {
+    const e = cur as {
+      code?: unknown;
+      cause?: unknown;
+      meta?: { code?: unknown; driverAdapterError?: unknown };
+    };
+    if (typeof e.code === 'string' && CLIENT_DATA_SQLSTATES.has(e.code)) return true;
+    if (e.meta && typeof e.meta.code === 'string' && CLIENT_DATA_SQLSTATES.has(e.meta.code)) return true;
+    cur = e.cause ?? e.meta?.driverAdapterError;
+  }
+  return false;
+}
+
+/** The client error a Postgres data error becomes. */
+export function clientDataError(): AppError {
+  return new AppError(
+    'INVALID_REQUEST',
+    'A value in the request cannot be stored or compared (for example NUL characters, an invalid encoding or a number or date out of range).',
+  );
+}

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { BatchDeps } from '../../core/batches';
 import { TASKS } from '../../core/models/types';
-import { AppError, isUnavailableError } from '../../core/errors';
+import { AppError, clientDataError, isClientDataError, isUnavailableError } from '../../core/errors';
 import type { ApiContext } from '../app';
 import {
   LoginThrottle,
@@ -350,6 +350,14 @@ export function adminRouter(
       appErr = new AppError('UNAVAILABLE', 'A backing service is unavailable; retry shortly.', undefined, {
         'Retry-After': '5',
       });
+    } else if (isClientDataError(err)) {
+      log.warn(
+        { err: { message: (err as Error).message }, path: req.path },
+        'client value refused by Postgres',
+      );
+      appErr = clientDataError();
+    } else if (err instanceof URIError) {
+      appErr = new AppError('INVALID_REQUEST', 'The URL is not valid percent-encoded UTF-8.');
     } else {
       log.error({ err, path: req.path, method: req.method }, 'admin dashboard error');
       appErr = new AppError('INTERNAL', 'Internal server error.');

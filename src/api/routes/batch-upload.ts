@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import { arraySource, batchFieldsFromQuery, ndjsonSource } from '../../core/batches';
 import type { DocumentSource } from '../../core/batches';
 import type { ApiConfig } from '../../core/config';
+import { allowQuery, rawQuery } from '../strict-url';
 import { AppError } from '../../core/errors';
 
 /**
@@ -120,6 +121,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new AppError('INVALID_REQUEST', 'Request body must be a JSON object.');
     }
+    allowQuery(req, []);
     const { documents, ...fields } = parsed as Record<string, unknown>;
     if (!Array.isArray(documents)) {
       throw new AppError('INVALID_REQUEST', 'documents must be an array of document objects.', [
@@ -130,7 +132,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
   }
   if (NDJSON_TYPES.includes(type)) {
     checkDeclaredLength(req, config.MAX_BODY_BYTES);
-    const fields = batchFieldsFromQuery(req.query as Record<string, unknown>);
+    const fields = batchFieldsFromQuery(queryObject(rawQuery(req)));
     // gzip: MAX_BODY_BYTES applies to the decompressed bytes too (a small bomb is cut off early).
     const body = encoding === 'gzip' ? gunzipped(req) : (req as AsyncIterable<Buffer>);
     return {
@@ -145,4 +147,14 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
     };
   }
   throw unsupported(type);
+}
+
+/** Query parameters as an object (a repeated name becomes an array, refused by batchFieldsFromQuery). */
+function queryObject(entries: [string, string][]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of entries) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...(prev as string[]), v] : [prev, v];
+  }
+  return out;
 }

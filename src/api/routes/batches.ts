@@ -20,6 +20,7 @@ import { AppError } from '../../core/errors';
 import { tenantOf } from '../auth';
 import { wrapAsync } from '../http';
 import { parseUpload } from './batch-upload';
+import { allowQuery } from '../strict-url';
 
 /** Query parameters of list endpoints: given once, as strings. */
 function queryString(req: Request, name: string): string | undefined {
@@ -118,6 +119,7 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
   router.get(
     '/batches',
     wrapAsync(async (req, res) => {
+      allowQuery(req, ['limit', 'after', 'status']);
       const status = queryString(req, 'status');
       if (status !== undefined && !(BATCH_STATUSES as readonly string[]).includes(status)) {
         throw new AppError('INVALID_REQUEST', `status must be one of ${BATCH_STATUSES.join(', ')}.`, [
@@ -135,31 +137,32 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
 
   router.get(
     '/batches/:id',
-    wrapAsync(async (req, res) => ({
-      status: 200,
-      body: await getBatch(pool, tenantOf(res).id, req.params.id as string),
-    })),
+    wrapAsync(async (req, res) => {
+      allowQuery(req, []);
+      return { status: 200, body: await getBatch(pool, tenantOf(res).id, req.params.id as string) };
+    }),
   );
 
   router.post(
     '/batches/:id/cancel',
-    wrapAsync(async (req, res) => ({
-      status: 202,
-      body: await cancelBatch(deps, tenantOf(res).id, req.params.id as string),
-    })),
+    wrapAsync(async (req, res) => {
+      allowQuery(req, []);
+      return { status: 202, body: await cancelBatch(deps, tenantOf(res).id, req.params.id as string) };
+    }),
   );
 
   router.post(
     '/batches/:id/retry',
-    wrapAsync(async (req, res) => ({
-      status: 202,
-      body: await retryBatch(deps, tenantOf(res).id, req.params.id as string),
-    })),
+    wrapAsync(async (req, res) => {
+      allowQuery(req, []);
+      return { status: 202, body: await retryBatch(deps, tenantOf(res).id, req.params.id as string) };
+    }),
   );
 
   router.get(
     '/batches/:id/results',
     wrapAsync(async (req, res) => {
+      allowQuery(req, ['status', 'after', 'limit']);
       const asJson = req.accepts(['application/x-ndjson', 'application/json']) === 'application/json';
       const statuses = parseResultStatuses(queryString(req, 'status'));
       const after = queryString(req, 'after') || undefined;
@@ -186,10 +189,13 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
 
   router.get(
     '/batches/:id/documents/:doc_id',
-    wrapAsync(async (req, res) => ({
-      status: 200,
-      body: await getDocument(pool, tenantOf(res).id, req.params.id as string, req.params.doc_id as string),
-    })),
+    wrapAsync(async (req, res) => {
+      allowQuery(req, []);
+      return {
+        status: 200,
+        body: await getDocument(pool, tenantOf(res).id, req.params.id as string, req.params.doc_id as string),
+      };
+    }),
   );
 
   return router;

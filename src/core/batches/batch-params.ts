@@ -5,6 +5,7 @@ import { TASKS } from '../models/types';
 import type { ModelInfo, Task } from '../models/types';
 import { jsonDeeperThan, MAX_METADATA_DEPTH } from './document-validator';
 import { asModelError } from './model-catalog';
+import { badString, findBadString } from './string-checks';
 import type { ModelCatalog } from './model-catalog';
 
 /**
@@ -26,6 +27,9 @@ export function parseCompletionWindow(value: string): number | null {
   return seconds >= MIN_COMPLETION_WINDOW_S && seconds <= MAX_COMPLETION_WINDOW_S ? seconds : null;
 }
 
+/** Longest webhook_url accepted (INVALID_WEBHOOK_URL beyond it). */
+export const MAX_WEBHOOK_URL_CHARS = 2048;
+
 const jsonObject = z.record(z.string(), z.unknown());
 
 /** Raw batch fields as a client sends them (JSON body, or query parameters already decoded). */
@@ -42,7 +46,7 @@ export const batchFieldsSchema = z.strictObject({
     .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialize to at most 16384 characters')
     .optional(),
   priority: z.number().int('must be an integer').min(1).max(10).optional(),
-  webhook_url: z.string().max(2048).optional().nullable(),
+  webhook_url: z.string().optional().nullable(),
   completion_window: z
     .string()
     .refine(
@@ -116,6 +120,19 @@ export function parseOrInvalid<T extends z.ZodType>(
 
 /** Checks that a webhook URL is an absolute http(s) URL; the SSRF policy is applied by the caller. */
 export function assertHttpUrl(url: string): void {
+  if (url.length > MAX_WEBHOOK_URL_CHARS) {
+    throw new AppError(
+      'INVALID_WEBHOOK_URL',
+      `webhook_url must be at most ${MAX_WEBHOOK_URL_CHARS} characters.`,
+      [{ field: 'webhook_url', message: `must be at most ${MAX_WEBHOOK_URL_CHARS} characters` }],
+    );
+  }
+  const problem = badString(url);
+  if (problem) {
+    throw new AppError('INVALID_WEBHOOK_URL', `webhook_url ${problem}.`, [
+      { field: 'webhook_url', message: problem },
+    ]);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -163,6 +180,12 @@ async function pickModel(
  * - any other malformed field -> 400 INVALID_REQUEST with one detail per problem.
  */
 export async function resolveBatchParams(raw: unknown, catalog: ModelCatalog): Promise<ResolvedBatchParams> {
+  // NUL and lone surrogates anywhere in the batch fields: refused with the field, never stored altered.
+  const bad = findBadString(raw, '');
+  if (bad) {
+    const code = bad.field === 'webhook_url' ? 'INVALID_WEBHOOK_URL' : 'INVALID_REQUEST';
+    throw new AppError(code, `Invalid request: ${bad.field} ${bad.message}.`, [bad]);
+  }
   const fields = parseOrInvalid(batchFieldsSchema, raw, 'request');
   if (!(TASKS as readonly string[]).includes(fields.task)) {
     throw new AppError('UNKNOWN_TASK', `Unknown task "${fields.task}"; use one of ${TASKS.join(', ')}.`);
@@ -203,7 +226,8 @@ export async function resolveBatchParams(raw: unknown, catalog: ModelCatalog): P
     task,
     model: model.id,
     options,
-    metadata: fields.metadata ?? {},
+    // The parsed value, not zod's copy (which drops a `__proto__` key); validated above.
+    metadata: (raw as { metadata?: Record<string, unknown> }).metadata ?? {},
     priority: fields.priority ?? 5,
     webhookUrl,
     completionWindow: window,

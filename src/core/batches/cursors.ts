@@ -31,9 +31,21 @@ export function encodeBatchCursor(createdAt: Date, id: string): string {
   return encode('b', { c: createdAt.toISOString(), i: id });
 }
 
+/** `Date.toISOString()` of a time Postgres' timestamptz holds (years 1000-9999 here: the API never made others). */
+const ISO_MS = /^[1-9][0-9]{3}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$/;
+/** A batch id as `newId('bat')` makes it (`bat_` + base36), with some room. */
+const BATCH_ID = /^bat_[0-9a-z]{1,60}$/;
+
 export function decodeBatchCursor(cursor: string, name = 'after'): BatchListCursor {
   const v = decode('b', cursor, name);
-  if (typeof v.c !== 'string' || typeof v.i !== 'string' || Number.isNaN(Date.parse(v.c))) {
+  if (
+    typeof v.c !== 'string' ||
+    typeof v.i !== 'string' ||
+    !ISO_MS.test(v.c) ||
+    Number.isNaN(Date.parse(v.c)) ||
+    new Date(v.c).toISOString() !== v.c ||
+    !BATCH_ID.test(v.i)
+  ) {
     throw new AppError('INVALID_REQUEST', `Invalid \`${name}\` cursor: pass back a value the API returned.`);
   }
   return { c: v.c, i: v.i };
@@ -46,7 +58,8 @@ export function encodeResultCursor(seq: number): string {
 
 export function decodeResultCursor(cursor: string, name = 'after'): number {
   const v = decode('r', cursor, name);
-  if (typeof v.s !== 'number' || !Number.isInteger(v.s) || v.s < 0) {
+  // seq is a Postgres integer (int4): anything larger was not made by the API.
+  if (typeof v.s !== 'number' || !Number.isInteger(v.s) || v.s < 0 || v.s > 2_147_483_647) {
     throw new AppError('INVALID_REQUEST', `Invalid \`${name}\` cursor: pass back a value the API returned.`);
   }
   return v.s;

@@ -3,6 +3,7 @@ import { AppError } from '../errors';
 import type { ErrorDetail } from '../errors';
 import type { DocumentItem } from './document-source';
 import { IdHashSet } from './id-hash-set';
+import { badString, findBadString } from './string-checks';
 
 /**
  * Validates the documents of one upload and encodes the valid ones as rows of Postgres
@@ -11,7 +12,8 @@ import { IdHashSet } from './id-hash-set';
  * Rules: `text` a non-empty string of at most `maxDocChars` characters (Unicode code points);
  * `id` optional, a non-empty string of at most 128 characters, unique within the batch (defaults to
  * the line number); `metadata` optional object (or null). Unknown fields are refused. NUL characters
- * (which Postgres text cannot hold) are refused. The first 100 problems are kept, with 1-based lines.
+ * (which Postgres text cannot hold) and lone UTF-16 surrogates (which UTF-8 cannot encode) are refused in
+ * text, id and metadata keys and values; metadata is stored as parsed (a `__proto__` key included). The first 100 problems are kept, with 1-based lines.
  *
  * Duplicate ids are found without keeping every id in memory: explicit ids go into an IdHashSet
  * (96-bit digests in typed arrays, 24 MB per million ids), documents without an id only set a bit,
@@ -217,17 +219,27 @@ export class DocumentValidator {
       return false;
     }
     const doc = res.data;
-    if (doc.text.includes('\u0000')) {
-      this.fail({ line, field: 'text', message: 'must not contain NUL (\\u0000) characters' });
+    // NUL and lone surrogates cannot be stored as sent: refused, never altered (issue 16).
+    const textProblem = badString(doc.text);
+    if (textProblem) {
+      this.fail({ line, field: 'text', message: textProblem });
+      return false;
+    }
+    const idProblem = doc.id === undefined ? null : badString(doc.id);
+    if (idProblem) {
+      this.fail({ line, field: 'id', message: idProblem });
       return false;
     }
     let metadataJson: string | null = null;
-    if (doc.metadata) {
-      metadataJson = JSON.stringify(doc.metadata);
-      if (metadataJson.includes('\\u0000')) {
-        this.fail({ line, field: 'metadata', message: 'must not contain NUL (\\u0000) characters' });
+    // The parsed value, not zod's copy: zod rebuilds records by assignment, which drops a `__proto__` key.
+    const metadata = (value as { metadata?: Record<string, unknown> | null }).metadata;
+    if (metadata) {
+      const bad = findBadString(metadata, 'metadata');
+      if (bad) {
+        this.fail({ line, ...bad });
         return false;
       }
+      metadataJson = JSON.stringify(metadata);
     }
     let clientId: string;
     if (doc.id !== undefined) {
