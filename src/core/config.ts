@@ -81,6 +81,14 @@ const api = z.object({
   MAX_DOC_CHARS: int(100_000, 1),
   /** Maximum request body, bytes, for the NDJSON form. Default 4 GiB. */
   MAX_BODY_BYTES: int(4 * 1024 ** 3, 1),
+  /**
+   * Largest inflation of a gzip NDJSON body: decompressed bytes may be at most this many times the
+   * compressed bytes read so far (past GZIP_RATIO_FLOOR_BYTES). Ordinary NDJSON text compresses 3-20x.
+   * Default 100.
+   */
+  GZIP_MAX_RATIO: int(100, 1),
+  /** Decompressed bytes a gzip body may always reach before GZIP_MAX_RATIO applies. Default 16 MiB. */
+  GZIP_RATIO_FLOOR_BYTES: int(16 * 1024 ** 2, 0),
   /** Maximum request body, bytes, for the JSON form (it is parsed in memory). Default 64 MiB. */
   MAX_JSON_BODY_BYTES: int(64 * 1024 ** 2, 1),
   /** Batch submissions allowed per tenant per minute. Default 60. */

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';
 
@@ -272,5 +273,55 @@ describe('path ids and cursors a client can forge get 4xx, never 500', () => {
 
   it('the server still serves afterwards', async () => {
     expect((await h.request(`/v1/batches/${batchId}`)).status).toBe(200);
+  });
+});
+
+describe('compression and blank-line bombs are refused quickly (issue 16, item 2)', () => {
+  it('a gzip body inflating 1,000x (64 MiB of blank lines from 64 KB) is 413 within seconds, nothing stored', async () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 ** 2, 0x0a), { level: 9 });
+    expect(bomb.length).toBeLessThan(200 * 1024);
+    const before = await counts();
+    const started = Date.now();
+    const res = await h.request('/v1/batches?task=classification', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
+    const err = await refused(res, [413], 'PAYLOAD_TOO_LARGE');
+    expect(err.message).toMatch(/GZIP_MAX_RATIO/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('an ordinary gzip NDJSON body (a few times smaller) is accepted', async () => {
+    const body = Array.from({ length: 2000 }, (_, i) =>
+      JSON.stringify({ id: `g${i}`, text: `document number ${i} about the weather` }),
+    ).join('\n');
+    const res = await h.request('/v1/batches?task=classification', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      body: gzipSync(Buffer.from(body)),
+    });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { counts: { total: number } }).counts.total).toBe(2000);
+  });
+
+  it('64 MiB of blank lines (uncompressed) is answered in seconds: no documents', async () => {
+    const before = await counts();
+    const started = Date.now();
+    const res = await h.request('/v1/batches?task=classification', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: Buffer.alloc(64 * 1024 ** 2, 0x0a),
+    });
+    await refused(res, [400], 'INVALID_REQUEST');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('blank lines before a document are refused with their line numbers (first 100)', async () => {
+    const res = await ndjson('\n'.repeat(150) + '{"text":"x"}\n');
+    const err = await refused(res, [400], 'INVALID_DOCUMENT');
+    expect(err.details?.map((d) => d.line)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 });

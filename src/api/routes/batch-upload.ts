@@ -74,13 +74,29 @@ function canonical(fields: Record<string, unknown>): string {
   );
 }
 
-/** Decompresses a gzip body; a corrupt stream is 400 INVALID_REQUEST. */
-async function* gunzipped(req: Request): AsyncGenerator<Buffer> {
+/**
+ * Decompresses a gzip body; a corrupt stream is 400 INVALID_REQUEST. A body that inflates more than
+ * `maxRatio` times the compressed bytes read so far (once past `floorBytes`) is 413 PAYLOAD_TOO_LARGE at
+ * once: a 1 MB bomb of 1 GiB of blank lines is refused after ~100 MB, not parsed for minutes.
+ */
+async function* gunzipped(req: Request, maxRatio: number, floorBytes: number): AsyncGenerator<Buffer> {
   const gunzip = createGunzip();
+  let compressed = 0;
+  let inflated = 0;
+  req.on('data', (c: Buffer) => (compressed += c.length));
   req.on('error', (err) => gunzip.destroy(err));
   req.pipe(gunzip);
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      inflated += chunk.length;
+      if (inflated > floorBytes && inflated > maxRatio * compressed) {
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `The gzip body inflates more than ${maxRatio} times its compressed size (GZIP_MAX_RATIO); send it uncompressed or split it.`,
+        );
+      }
+      yield chunk;
+    }
   } catch (err) {
     if ((err as { code?: string }).code?.startsWith('Z_')) {
       throw new AppError('INVALID_REQUEST', 'The body is not a valid gzip stream.');
@@ -134,7 +150,10 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
     checkDeclaredLength(req, config.MAX_BODY_BYTES);
     const fields = batchFieldsFromQuery(queryObject(rawQuery(req)));
     // gzip: MAX_BODY_BYTES applies to the decompressed bytes too (a small bomb is cut off early).
-    const body = encoding === 'gzip' ? gunzipped(req) : (req as AsyncIterable<Buffer>);
+    const body =
+      encoding === 'gzip'
+        ? gunzipped(req, config.GZIP_MAX_RATIO, config.GZIP_RATIO_FLOOR_BYTES)
+        : (req as AsyncIterable<Buffer>);
     return {
       fields,
       form: 'ndjson',

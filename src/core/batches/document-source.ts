@@ -132,6 +132,18 @@ export function ndjsonSource(
       const out: DocumentItem[] = [];
       let pos = 0;
       for (;;) {
+        // A run of empty lines (a blank-line bomb, or trailing newlines) is counted in a tight loop, without
+        // a string per line.
+        if (carryBytes === 0 && !skippingLongLine && chunk[pos] === NL) {
+          let end = pos;
+          while (end < chunk.length && chunk[end] === NL) end++;
+          const n = end - pos;
+          for (let i = 0; i < n && blankLines.length < 100; i++) blankLines.push(line + 1 + i);
+          line += n;
+          blankCount += n;
+          pos = end;
+          continue;
+        }
         const nl = chunk.indexOf(NL, pos);
         if (nl === -1) break;
         if (carryBytes + (nl - pos) > opts.maxLineBytes) skippingLongLine = true;
