@@ -68,7 +68,12 @@ function buildBatchDeps(ctx: ApiContext): BatchDeps {
       maxActive: ctx.config.MAX_ACTIVE_BATCHES,
       prefix: ctx.config.QUEUE_PREFIX,
     }),
-    uploadSlots: new UploadSlots(Math.max(1, ctx.config.DB_POOL_SIZE - 2)),
+    uploadSlots: new UploadSlots(
+      Math.max(1, ctx.config.DB_POOL_SIZE - 2),
+      30_000,
+      ctx.config.UPLOAD_SLOTS_PER_TENANT ||
+        Math.max(1, Math.floor(Math.max(1, ctx.config.DB_POOL_SIZE - 2) / 2)),
+    ),
     settings: batchSettingsFrom(ctx.config),
   };
 }

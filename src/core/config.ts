@@ -89,6 +89,20 @@ const api = z.object({
   GZIP_MAX_RATIO: int(100, 1),
   /** Decompressed bytes a gzip body may always reach before GZIP_MAX_RATIO applies. Default 16 MiB. */
   GZIP_RATIO_FLOOR_BYTES: int(16 * 1024 ** 2, 0),
+  /**
+   * Uploads one tenant may ingest at once in one API process (its further uploads wait for a slot, then
+   * 429). Default: half of the process's upload slots (DB_POOL_SIZE - 2), at least 1.
+   */
+  UPLOAD_SLOTS_PER_TENANT: int(0, 0),
+  /** An upload whose body sends nothing for this long is cut off with 408 REQUEST_TIMEOUT. Default 30 s. */
+  UPLOAD_IDLE_TIMEOUT_MS: int(30_000, 1),
+  /**
+   * An upload whose body has averaged fewer bytes per second than this (over the time spent waiting for
+   * the client, once UPLOAD_RATE_GRACE_MS have been waited) is cut off with 408. 0 disables. Default 10 KiB/s.
+   */
+  UPLOAD_MIN_BYTES_PER_SECOND: int(10_240, 0),
+  /** Waiting time before UPLOAD_MIN_BYTES_PER_SECOND applies. Default 10 s. */
+  UPLOAD_RATE_GRACE_MS: int(10_000, 0),
   /** Maximum request body, bytes, for the JSON form (it is parsed in memory). Default 64 MiB. */
   MAX_JSON_BODY_BYTES: int(64 * 1024 ** 2, 1),
   /** Batch submissions allowed per tenant per minute. Default 60. */

@@ -66,7 +66,7 @@ export class ConflictError extends DocBatchError {}
 export class RateLimitError extends DocBatchError {}
 /** 503 `UNAVAILABLE`, 500 `INTERNAL` (after the SDK's own retries for 503). */
 export class ServerError extends DocBatchError {}
-/** The server could not be reached, or the connection dropped, after the retries. */
+/** The server could not be reached, or the connection dropped, after the retries; 408 `REQUEST_TIMEOUT` (the body was sent too slowly). */
 export class ConnectionError extends DocBatchError {}
 
 /** Every contract code, checked both ways by the compiler (a missing or unknown key fails typecheck). */
@@ -84,6 +84,7 @@ const API_CODE_TABLE: Record<ApiErrorCode, true> = {
   BATCH_FINISHED: true,
   TOO_MANY_ACTIVE_BATCHES: true,
   RATE_LIMITED: true,
+  REQUEST_TIMEOUT: true,
   INVALID_WEBHOOK_URL: true,
   UNAVAILABLE: true,
   INTERNAL: true,
@@ -128,6 +129,8 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
     case 'UNAVAILABLE':
     case 'INTERNAL':
       return new ServerError(init);
+    case 'REQUEST_TIMEOUT':
+      return new ConnectionError(init);
     default:
       return new InvalidRequestError(init);
   }

@@ -6,6 +6,8 @@ import { arraySource, batchFieldsFromQuery, ndjsonSource } from '../../core/batc
 import type { DocumentSource } from '../../core/batches';
 import type { ApiConfig } from '../../core/config';
 import { allowQuery, rawQuery } from '../strict-url';
+import { guardBody } from '../body-guard';
+import type { BodyLimits } from '../body-guard';
 import { AppError } from '../../core/errors';
 
 /**
@@ -56,10 +58,10 @@ function unsupported(type: string): AppError {
   );
 }
 
-async function readJsonBody(req: Request, max: number): Promise<Buffer> {
+async function readJsonBody(req: Request, max: number, limits: BodyLimits): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of guardBody(req as AsyncIterable<Buffer>, req, limits)) {
     bytes += chunk.length;
     if (bytes > max) throw new AppError('PAYLOAD_TOO_LARGE', `Request body exceeds ${max} bytes.`);
     chunks.push(chunk);
@@ -125,7 +127,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
   }
   if (type === 'application/json') {
     checkDeclaredLength(req, config.MAX_JSON_BODY_BYTES);
-    const body = await readJsonBody(req, config.MAX_JSON_BODY_BYTES);
+    const body = await readJsonBody(req, config.MAX_JSON_BODY_BYTES, bodyLimits(config));
     const digest = createHash('sha256').update('json\n').update(body).digest('hex');
     if (!isUtf8(body)) throw new AppError('INVALID_REQUEST', 'Request body is not valid UTF-8.');
     let parsed: unknown;
@@ -150,10 +152,13 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
     checkDeclaredLength(req, config.MAX_BODY_BYTES);
     const fields = batchFieldsFromQuery(queryObject(rawQuery(req)));
     // gzip: MAX_BODY_BYTES applies to the decompressed bytes too (a small bomb is cut off early).
-    const body =
+    const body = guardBody(
       encoding === 'gzip'
         ? gunzipped(req, config.GZIP_MAX_RATIO, config.GZIP_RATIO_FLOOR_BYTES)
-        : (req as AsyncIterable<Buffer>);
+        : (req as AsyncIterable<Buffer>),
+      req,
+      bodyLimits(config),
+    );
     return {
       fields,
       form: 'ndjson',
@@ -176,4 +181,12 @@ function queryObject(entries: [string, string][]): Record<string, unknown> {
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...(prev as string[]), v] : [prev, v];
   }
   return out;
+}
+
+function bodyLimits(config: ApiConfig): BodyLimits {
+  return {
+    idleMs: config.UPLOAD_IDLE_TIMEOUT_MS,
+    minBytesPerSecond: config.UPLOAD_MIN_BYTES_PER_SECOND,
+    graceMs: config.UPLOAD_RATE_GRACE_MS,
+  };
 }

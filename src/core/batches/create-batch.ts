@@ -280,6 +280,25 @@ async function ingest(
   }
 }
 
+/** Waits for the first items of `src` and returns a source that yields them, then the rest. */
+async function afterFirstItems(src: DocumentSource): Promise<DocumentSource> {
+  const it = src[Symbol.asyncIterator]();
+  const first = await it.next();
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (first.done) return;
+      yield first.value;
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    },
+    drain: () => src.drain(),
+    digest: () => src.digest(),
+  };
+}
+
 /** Creates a batch from validated fields and streamed documents. See the module comment for the steps. */
 export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Promise<CreateBatchResult> {
   if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
@@ -296,9 +315,12 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
   if (isSmallBatch(input.documents)) {
     outcome = await ingestSmall(deps, input, params);
   } else {
-    const release = deps.uploadSlots ? await deps.uploadSlots.acquire() : () => undefined;
+    // The slot and the pooled connection are taken once the first lines of the body have arrived: a
+    // client that sends headers and then nothing (or 1 byte/s) holds neither (the body limits cut it off).
+    const documents = await afterFirstItems(input.documents);
+    const release = deps.uploadSlots ? await deps.uploadSlots.acquire(input.tenantId) : () => undefined;
     try {
-      outcome = await ingest(deps, input, params);
+      outcome = await ingest(deps, { ...input, documents }, params);
     } finally {
       release();
     }
