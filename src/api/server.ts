@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import type { ApiConfig } from '../core/config';
 import { Database } from '../core/db/database';
@@ -44,7 +45,27 @@ export class ApiServer {
       const server = app.listen(this.config.PORT, this.config.HOST, () => resolve());
       server.once('error', reject);
       server.keepAliveTimeout = 65_000;
-      server.requestTimeout = 0; // uploads of millions of documents take minutes
+      server.requestTimeout = 0; // uploads of millions of documents take minutes (slow bodies: body-guard.ts)
+      // Requests Node refuses before Express sees them (headers too large, malformed) still get the
+      // contract's error body (issue 16: 431 answers had none).
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+        if (!socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+          socket.destroy();
+          return;
+        }
+        const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+        const status = tooLarge ? 431 : 400;
+        const body = JSON.stringify({
+          error: tooLarge
+            ? { code: 'INVALID_REQUEST', message: 'Request headers are too large.' }
+            : { code: 'INVALID_REQUEST', message: 'Malformed HTTP request.' },
+        });
+        socket.end(
+          `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+            `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `Connection: close\r\n\r\n${body}`,
+        );
+      });
       this.server = server;
     });
     this.logger.info({ port: this.port, host: this.config.HOST }, 'api listening');

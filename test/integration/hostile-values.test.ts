@@ -325,3 +325,61 @@ describe('compression and blank-line bombs are refused quickly (issue 16, item 2
     expect(err.details?.map((d) => d.line)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 });
+
+describe('smaller defects (issue 16, item 8)', () => {
+  const submitWithHook = (webhook_url: string): Promise<Response> =>
+    jsonForm({ task: 'classification', documents: [{ text: 'x' }], webhook_url });
+
+  it.each([
+    [
+      'a 2,049-character webhook_url',
+      `https://example.com/${'a'.repeat(2049 - 'https://example.com/'.length)}`,
+    ],
+    ['localhost.. (trailing dots)', 'http://localhost../hook'],
+    ['an IPv4-translated loopback (::ffff:0:7f00:1)', 'http://[::ffff:0:7f00:1]/hook'],
+    ['an IPv4-translated private address (::ffff:0:a00:1)', 'http://[::ffff:0:a00:1]/hook'],
+  ])('%s is 400 INVALID_WEBHOOK_URL at submit, nothing stored', async (_name, url) => {
+    const before = await counts();
+    await refused(await submitWithHook(url), [400], 'INVALID_WEBHOOK_URL');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a results cursor of another batch is refused', async () => {
+    const res = await ndjson('{"id":"a","text":"x"}\n{"id":"b","text":"y"}\n');
+    const other = ((await res.json()) as { id: string }).id;
+    // A cursor the API made for `batchId` (the first batch of this file), by the results pages.
+    const cursor = Buffer.from(JSON.stringify({ k: 'r', s: 1, b: batchId })).toString('base64url');
+    const page = await h.request(`/v1/batches/${batchId}/results?after=${cursor}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(page.status).toBe(200);
+    const err = await refused(
+      await h.request(`/v1/batches/${other}/results?after=${cursor}`, {
+        headers: { accept: 'application/json' },
+      }),
+      [400],
+      'INVALID_REQUEST',
+    );
+    expect(err.message).toMatch(/another batch/);
+  });
+
+  it('per-document metadata over 64 KiB of JSON (e.g. 100,000 keys) is refused with its line', async () => {
+    const before = await counts();
+    const big = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 1]));
+    const err = await refused(
+      await ndjson(`{"text":"ok"}\n${JSON.stringify({ text: 'x', metadata: big })}\n`),
+      [400],
+      'INVALID_DOCUMENT',
+    );
+    expect(err.details).toEqual([expect.objectContaining({ line: 2, field: 'metadata' })]);
+    expect(await counts()).toEqual(before);
+    const fine = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, 'v']));
+    expect((await ndjson(`${JSON.stringify({ text: 'x', metadata: fine })}\n`)).status).toBe(201);
+  });
+
+  it('headers too large get 431 with the contract error body', async () => {
+    const res = await fetch(`${h.url}/v1/batches`, { headers: { 'x-big': 'a'.repeat(64 * 1024) } });
+    expect(res.status).toBe(431);
+    expect(await res.json()).toMatchObject({ error: { code: 'INVALID_REQUEST' } });
+  });
+});

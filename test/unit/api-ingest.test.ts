@@ -206,8 +206,14 @@ describe('batch fields and views', () => {
   it('round-trips opaque cursors and refuses foreign or forged ones', () => {
     const d = new Date('2026-01-01T00:00:00.123Z');
     expect(decodeBatchCursor(encodeBatchCursor(d, 'bat_9'))).toEqual({ c: d.toISOString(), i: 'bat_9' });
-    expect(decodeResultCursor(encodeResultCursor(42))).toBe(42);
-    expect(() => decodeResultCursor(encodeBatchCursor(d, 'x'))).toThrow(
+    expect(decodeResultCursor(encodeResultCursor(42, 'bat_a'), 'bat_a')).toBe(42);
+    expect(() => decodeResultCursor(encodeResultCursor(42, 'bat_a'), 'bat_b')).toThrow(
+      expect.objectContaining({ code: 'INVALID_REQUEST' }),
+    );
+    // A cursor made before cursors named their batch stays valid.
+    const legacy = Buffer.from(JSON.stringify({ k: 'r', s: 7 })).toString('base64url');
+    expect(decodeResultCursor(legacy, 'bat_a')).toBe(7);
+    expect(() => decodeResultCursor(encodeBatchCursor(d, 'bat_x'), 'bat_a')).toThrow(
       expect.objectContaining({ code: 'INVALID_REQUEST' }),
     );
     expect(() => decodeBatchCursor('!!')).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));

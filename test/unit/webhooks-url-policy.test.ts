@@ -49,6 +49,9 @@ const HOSTILE: [url: string, allow: string][] = [
   ['http://0x7f.1/hook', '127.0.0.1/32'],
   ['http://[::1]/hook', '::1/128'],
   ['http://[::ffff:127.0.0.1]/hook', '127.0.0.1/32'],
+  // IPv4-translated (SIIT, ::ffff:0:0/96), issue 16.
+  ['http://[::ffff:0:7f00:1]/hook', '127.0.0.1/32'],
+  ['http://[::ffff:0:a00:1]/hook', '10.0.0.0/8'],
   ['http://[0:0:0:0:0:ffff:7f00:1]/hook', '::ffff:7f00:1/128'],
   ['http://[::127.0.0.1]/hook', '127.0.0.1/32'],
   ['http://[64:ff9b::7f00:1]/hook', '127.0.0.1/32'],
@@ -83,6 +86,16 @@ const HOSTILE: [url: string, allow: string][] = [
 ];
 
 describe('webhook URL SSRF policy', () => {
+  it.each([
+    'http://localhost../hook',
+    'http://localhost.../hook',
+    'http://a..localhost/hook',
+    'http://metadata.google.internal../x',
+  ])('refuses %s (trailing dots and empty labels do not dodge the name checks)', async (url) => {
+    const err = await refusal(url);
+    expect(err?.code).toBe('INVALID_WEBHOOK_URL');
+  });
+
   it('has at least 15 hostile URLs in its table', () => {
     expect(HOSTILE.length).toBeGreaterThanOrEqual(15);
   });

@@ -51,13 +51,22 @@ export function decodeBatchCursor(cursor: string, name = 'after'): BatchListCurs
   return { c: v.c, i: v.i };
 }
 
-/** Cursor of a results listing: the input position (`seq`) of the last document returned. */
-export function encodeResultCursor(seq: number): string {
-  return encode('r', { s: seq });
+/**
+ * Cursor of a results listing: the input position (`seq`) of the last document returned, and the batch
+ * it belongs to (a cursor of another batch is refused; cursors made before the batch was recorded in them
+ * carry none and stay valid).
+ */
+export function encodeResultCursor(seq: number, batchId: string): string {
+  return encode('r', { s: seq, b: batchId });
 }
 
-export function decodeResultCursor(cursor: string, name = 'after'): number {
+export function decodeResultCursor(cursor: string, batchId: string, name = 'after'): number {
   const v = decode('r', cursor, name);
+  if (v.b !== undefined && v.b !== batchId) {
+    throw new AppError('INVALID_REQUEST', `Invalid \`${name}\` cursor: it belongs to another batch.`, [
+      { field: name, message: 'belongs to another batch' },
+    ]);
+  }
   // seq is a Postgres integer (int4): anything larger was not made by the API.
   if (typeof v.s !== 'number' || !Number.isInteger(v.s) || v.s < 0 || v.s > 2_147_483_647) {
     throw new AppError('INVALID_REQUEST', `Invalid \`${name}\` cursor: pass back a value the API returned.`);

@@ -22,6 +22,8 @@ import { badString, findBadString } from './string-checks';
 
 export const MAX_ERROR_DETAILS = 100;
 export const MAX_CLIENT_ID_CHARS = 128;
+/** Longest per-document metadata, as serialized JSON (issue 16: 100,000 keys were accepted). */
+export const MAX_DOC_METADATA_CHARS = 65_536;
 
 const documentSchema = (maxDocChars: number) =>
   z.strictObject({
@@ -240,6 +242,14 @@ export class DocumentValidator {
         return false;
       }
       metadataJson = JSON.stringify(metadata);
+      if (metadataJson.length > MAX_DOC_METADATA_CHARS) {
+        this.fail({
+          line,
+          field: 'metadata',
+          message: `must serialize to at most ${MAX_DOC_METADATA_CHARS} characters of JSON`,
+        });
+        return false;
+      }
     }
     let clientId: string;
     if (doc.id !== undefined) {

@@ -167,7 +167,7 @@ export async function openResultStream(
       after = (rows[take - 1] as ResultTextRow).seq;
       pageRows = nextPageRows(chunk.length, take);
     }
-    if (rows.length > left) return stream(encodeResultCursor(after));
+    if (rows.length > left) return stream(encodeResultCursor(after, scan.batchId));
     if (rows.length < fetch) return stream(null);
     if (limit === undefined) return stream(null, { maxLines: Number.MAX_SAFE_INTEGER });
     if (buffered + pageRows * (buffered / have) > STREAM_PAGE_BYTES) break;
@@ -175,7 +175,7 @@ export async function openResultStream(
   // Too much to hold before the first byte: find where the stream ends, then stream the rest.
   const rest = maxLines - have;
   const boundary = await boundarySeq(q, scan, after, rest);
-  return stream(boundary === null ? null : encodeResultCursor(boundary), {
+  return stream(boundary === null ? null : encodeResultCursor(boundary, scan.batchId), {
     maxLines: rest,
     maxSeq: boundary ?? undefined,
   });

@@ -90,7 +90,7 @@ export async function openResults(
   batchId: string,
   query: ResultQuery,
 ): Promise<ResultScan> {
-  const afterSeq = query.after ? decodeResultCursor(query.after) : 0;
+  const afterSeq = query.after ? decodeResultCursor(query.after, batchId) : 0;
   const exists = await q.query('SELECT 1 FROM batches WHERE id = $1 AND tenant_id = $2', [batchId, tenantId]);
   if (exists.rowCount === 0) throw notFound(batchId);
   return { batchId, afterSeq, statuses: query.statuses ?? [...RESULT_STATUSES] };
@@ -147,7 +147,7 @@ export async function resultsPage(
     object: 'list',
     data: lines.slice(0, limit),
     has_more: hasMore,
-    next_cursor: hasMore && lastSeq !== undefined ? encodeResultCursor(lastSeq) : null,
+    next_cursor: hasMore && lastSeq !== undefined ? encodeResultCursor(lastSeq, scan.batchId) : null,
   };
 }
 

@@ -85,6 +85,8 @@ export function embeddedIPv4(address: string): string | null {
   const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
   if (zero(0, 5) && g[5] === 0xffff) return v4(g[6] as number, g[7] as number);
+  // IPv4-translated (SIIT, RFC 2765: ::ffff:0:a.b.c.d, i.e. ::ffff:0:0/96).
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(g[6] as number, g[7] as number);
   // IPv4-compatible (deprecated); `::` and `::1` are not wrappers.
   if (zero(0, 6) && ((g[6] as number) !== 0 || (g[7] as number) > 1))
     return v4(g[6] as number, g[7] as number);

@@ -222,7 +222,10 @@ export async function resolveWebhookTarget(
 ): Promise<WebhookTarget> {
   const url = parseWebhookUrl(raw, opts.maxLength);
   const allow = toAllowlist(allowlist);
-  const hostname = unbracket(url.hostname.toLowerCase()).replace(/\.$/, '');
+  const hostname = unbracket(url.hostname.toLowerCase()).replace(/\.+$/, '');
+  // `localhost..` and `a..b`: empty labels are not a host name (and would dodge the name checks).
+  if (!isIP(hostname) && (hostname === '' || hostname.includes('..')))
+    throw refuse('webhook_url host is not a valid host name');
   const hostAllowed = allow.allowsHost(hostname);
 
   const literal = isIP(hostname);
