@@ -352,6 +352,36 @@ describe('actions and CSRF', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/admin/login');
     expect(res.headers.get('set-cookie')).toMatch(/^docbatch_admin=;.*Expires=Thu, 01 Jan 1970/);
+    // The old cookie, replayed (e.g. copied before the logout), no longer works (issue 16).
+    const replay = await get('/admin/api/batches', { cookie: session.cookie });
+    expect(replay.status).toBe(401);
+    // Another session is not affected.
+    const other = await h.login();
+    expect((await get('/admin/api/batches', { cookie: other.cookie })).status).toBe(200);
+  });
+
+  it('throttles wrong bearer tokens like failed logins (then even the right token waits)', async () => {
+    const d = await startDashboard({ tenants: [], testEnv: h.env });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) {
+        const res = await fetch(`${d.url}/admin/api/batches`, {
+          headers: { authorization: `Bearer wrong-token-${i}-xxxxxxxxxx`, accept: 'application/json' },
+        });
+        statuses.push(res.status);
+        if (i === 10) {
+          expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+          expect(await res.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+        }
+      }
+      expect(statuses).toEqual([...Array(10).fill(401), 429]);
+      const right = await fetch(`${d.url}/admin/api/batches`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' },
+      });
+      expect(right.status).toBe(429);
+    } finally {
+      await d.stop();
+    }
   });
 
   it('slows down token guessing', async () => {

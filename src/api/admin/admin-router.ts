@@ -209,12 +209,56 @@ export function adminRouter(
       res.status(401).json(err.toBody());
     }
   };
-  router.use(requireAdmin(sessions, refuse));
-
-  router.post('/logout', csrfProtection(sessions, true), (_req, res) => {
-    res.clearCookie(SESSION_COOKIE, { path: ADMIN_BASE, httpOnly: true, sameSite: 'strict' });
-    res.redirect(303, `${ADMIN_BASE}/login`);
+  // Wrong bearer tokens count as failed logins of the client address (issue 16: never throttled): once
+  // throttled, even a right token waits, so a throttled client learns nothing from its guesses.
+  router.use((req, res, next) => {
+    const auth = req.headers.authorization;
+    if (!auth?.startsWith('Bearer ')) return next();
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const wait = throttle.retryAfter(client);
+    if (wait > 0) {
+      res.set('Retry-After', String(wait));
+      res
+        .status(429)
+        .json(
+          new AppError('RATE_LIMITED', `Too many failed admin authentications: retry in ${wait} s.`).toBody(),
+        );
+      return;
+    }
+    if (sessions.checkToken(auth.slice(7).trim())) throttle.succeed(client);
+    else {
+      throttle.fail(client);
+      log.warn({ client }, 'admin bearer token refused');
+    }
+    next();
   });
+  router.use(requireAdmin(sessions, refuse));
+  // Sessions are signed cookies; a logged-out session is remembered in Redis until it would have expired
+  // (issue 16: a copied cookie stayed valid after logout), so every API process refuses it.
+  const revokedKey = (nonce: string): string => `${config.QUEUE_PREFIX}:admin:revoked:${nonce}`;
+  router.use((req, res, next) => {
+    const p = adminOf(res);
+    if (p.via !== 'cookie') return next();
+    ctx.redis.exists(revokedKey(p.session.nonce)).then((n) => {
+      if (n !== 1) return next();
+      res.clearCookie(SESSION_COOKIE, { path: ADMIN_BASE, httpOnly: true, sameSite: 'strict' });
+      refuse(req, res);
+    }, next);
+  });
+
+  router.post(
+    '/logout',
+    csrfProtection(sessions, true),
+    handle(async (_req, res) => {
+      const p = adminOf(res);
+      if (p.via === 'cookie') {
+        const ttl = Math.max(1, p.session.expiresAt - Math.floor(Date.now() / 1000));
+        await ctx.redis.set(revokedKey(p.session.nonce), '1', 'EX', ttl);
+      }
+      res.clearCookie(SESSION_COOKIE, { path: ADMIN_BASE, httpOnly: true, sameSite: 'strict' });
+      res.redirect(303, `${ADMIN_BASE}/login`);
+    }),
+  );
 
   router.use(
     '/queues',
