@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { ApiServer } from './api/server';
 import { loadConfig } from './core/config';
 import { Database } from './core/db/database';
@@ -13,7 +14,10 @@ import { WorkerProcess } from './workers/worker-process';
 /**
  * Entry point. `node dist/main.js [all|api|worker|migrate]`:
  * - `all` (default): checks services, applies migrations, then runs the API and one worker as
- *   child processes and stops both on SIGTERM/SIGINT.
+ *   child processes, restarts a child that exits on its own (backoff 1 s doubling to 30 s, reset after
+ *   a minute of running; the other child keeps running), and stops both on SIGTERM/SIGINT. The children
+ *   run in process groups of their own, so Ctrl-C (or `kill -TERM` to the group) reaches only this
+ *   supervisor, which stops each child once, gracefully; a child whose supervisor dies stops too.
  * - `api` / `worker`: one process, for scaling out.
  * - `migrate`: applies pending migrations and exits.
  */
@@ -68,6 +72,13 @@ async function runOne(kind: 'api' | 'worker', logger: Logger): Promise<void> {
       ? new ApiServer(loadConfig('api'), logger)
       : new WorkerProcess(loadConfig('worker'), logger);
   onSignals(logger, () => part.stop());
+  // Under `all`: when the supervisor is gone (killed with -9), stop gracefully rather than run orphaned.
+  if (process.send) {
+    process.once('disconnect', () => {
+      logger.warn('supervisor gone: shutting down');
+      process.kill(process.pid, 'SIGTERM');
+    });
+  }
   await part.start();
   process.send?.({ ready: kind });
 }
@@ -77,9 +88,12 @@ async function runAll(logger: Logger): Promise<void> {
   loadConfig('worker');
   await preflight(api.DATABASE_URL, api.REDIS_URL, logger);
   const children = new Map<string, ChildProcess>();
+  const restarts = new Map<string, NodeJS.Timeout>();
+  const failures = new Map<string, number>();
   let stopping = false;
   const stopAll = async (): Promise<void> => {
     stopping = true;
+    for (const t of restarts.values()) clearTimeout(t);
     await Promise.all(
       [...children.values()].map(
         (child) =>
@@ -91,15 +105,35 @@ async function runAll(logger: Logger): Promise<void> {
       ),
     );
   };
-  for (const kind of ['api', 'worker'] as const) {
-    const child = fork(__filename, [kind], { stdio: 'inherit' });
+  // The same entry point as this process: dist/main.js, or src/main.ts through scripts/run-ts.js.
+  const fromSource = __filename.endsWith('.ts');
+  const entry = fromSource ? path.resolve(__dirname, '../scripts/run-ts.js') : __filename;
+  const entryArgs = fromSource ? [__filename] : [];
+  const start = (kind: 'api' | 'worker'): void => {
+    const child = fork(entry, [...entryArgs, kind], { stdio: 'inherit', detached: true });
+    const startedAt = Date.now();
     children.set(kind, child);
+    logger.info({ process: kind, childPid: child.pid }, 'child process started');
     child.on('exit', (code, signal) => {
       if (stopping) return;
-      logger.error({ process: kind, code, signal }, 'child process exited; stopping');
-      void stopAll().then(() => process.exit(code || 1));
+      const n = Date.now() - startedAt > 60_000 ? 1 : (failures.get(kind) ?? 0) + 1;
+      failures.set(kind, n);
+      const delayMs = Math.min(30_000, 1000 * 2 ** (n - 1));
+      logger.error(
+        { process: kind, code, signal, restartInMs: delayMs },
+        'child process exited; restarting it',
+      );
+      restarts.set(
+        kind,
+        setTimeout(() => {
+          restarts.delete(kind);
+          if (!stopping) start(kind);
+        }, delayMs),
+      );
     });
-  }
+  };
+  start('api');
+  start('worker');
   onSignals(logger, stopAll);
 }
 

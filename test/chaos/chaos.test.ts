@@ -1,8 +1,20 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
 import type { WorkerChild } from '../integration/pipeline-fixtures';
+import { DocBatchClient } from '../../src/sdk';
 import { waitFor } from '../support/wait-for';
-import { CHAOS_MODE, createChaosHarness, finishedCount, report, size, waitForEnd } from './chaos-harness';
+import {
+  CHAOS_MODE,
+  WORKER_ENV,
+  createChaosHarness,
+  finishedCount,
+  freePort,
+  report,
+  size,
+  waitForEnd,
+} from './chaos-harness';
 import type { ChaosHarness } from './chaos-harness';
 
 /**
@@ -306,6 +318,101 @@ it('API killed (kill -9) mid-upload: nothing half-stored; the same Idempotency-K
     `API kill -9 mid-upload: killed after ${sentAtKill} of ${docs} lines sent during COPY; 0 rows, 0 batches, 0 keys left; ` +
       `same key then 201; ${ms(t0)} ms`,
   );
+});
+
+it('npm start supervision: kill -9 of its worker child, then of its API child, mid-batch; Ctrl-C stops it cleanly', async () => {
+  const total = size('CHAOS_SUPERVISOR_DOCS', 3_000, 20_000);
+  const t0 = Date.now();
+  const port = await freePort();
+  // What `npm start` runs (`all`), from the sources; its own process group, as a terminal gives it.
+  const sup = spawn(
+    process.execPath,
+    [path.resolve(__dirname, '../../scripts/run-ts.js'), path.resolve(__dirname, '../../src/main.ts'), 'all'],
+    {
+      env: {
+        ...process.env,
+        ...h.procEnv,
+        ...WORKER_ENV,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        RATE_LIMIT_PER_MINUTE: '100000',
+        MAX_ACTIVE_BATCHES: '1000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  let out = '';
+  sup.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  sup.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((r) => sup.once('exit', (code) => r(code)));
+  const started = (kind: string): number[] =>
+    out
+      .split('\n')
+      .filter((l) => l.includes('child process started'))
+      .map((l) => JSON.parse(l) as { process: string; childPid: number })
+      .filter((l) => l.process === kind)
+      .map((l) => l.childPid);
+  const url = `http://127.0.0.1:${port}`;
+  const healthy = async (): Promise<boolean> => {
+    try {
+      return (await fetch(`${url}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    await waitFor(healthy, 'the supervised API', 90_000, 200);
+    await waitFor(() => started('worker').length === 1, 'the supervised worker to start', 30_000);
+    const client = new DocBatchClient({
+      baseUrl: url,
+      apiKey: h.apiKey,
+      retries: 8,
+      minRetryDelayMs: 200,
+      maxRetryDelayMs: 2_000,
+    });
+    const batch = await client.createBatch({
+      task: 'classification',
+      documents: makeDocuments('classification', total, 37),
+      webhook_url: h.receiver.url('/supervisor'),
+    });
+    await waitFor(async () => (await finishedCount(h, batch.id)) >= total * 0.1, '10% finished', 180_000, 20);
+    const workerPid = started('worker')[0]!;
+    process.kill(workerPid, 'SIGKILL');
+    // The API child keeps serving while the worker is restarted.
+    for (let i = 0; i < 5; i++) {
+      expect(await healthy()).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitFor(() => started('worker').length === 2, 'the worker to be restarted', 30_000);
+    const killedWorkerAt = await finishedCount(h, batch.id);
+    process.kill(started('api')[0]!, 'SIGKILL');
+    await waitFor(() => started('api').length === 2, 'the API to be restarted', 30_000);
+    await waitFor(healthy, 'the restarted API', 90_000, 200);
+    expect((await client.getBatch(batch.id)).id).toBe(batch.id);
+    const end = await waitForEnd(h, batch.id, 300_000);
+    expect(end.status).toBe('completed');
+    const r = await h.assertSound(batch.id, '/supervisor');
+    expect(r.state.rows.completed).toBe(total);
+    expect(out).toMatch(/child process exited; restarting it/);
+    // Ctrl-C: SIGINT to the process group, as a terminal sends it; one graceful stop, exit 0.
+    process.kill(-sup.pid!, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).not.toMatch(/second signal/);
+    report.push(
+      `npm start supervision: ${total} docs, worker child killed at ${killedWorkerAt} finished, API child killed, ` +
+        `both restarted; ${r.state.rows.completed} completed once, webhook ${r.webhooks}x; Ctrl-C exit 0; ${ms(t0)} ms`,
+    );
+  } finally {
+    if (sup.exitCode === null && sup.signalCode === null) {
+      try {
+        process.kill(-sup.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
 });
 
 it('50 concurrent clients submitting and polling', async () => {
