@@ -28,7 +28,7 @@ import { initTfBackend } from '../src/core/models/backend';
 import type { TfBackendChoice } from '../src/core/models/backend';
 import { ModelRegistry } from '../src/core/models/registry';
 import type { EncodedDocument, ModelInfo, TaskOptions } from '../src/core/models/types';
-import { isMain, ROOT } from './scratch';
+import { isMain, ROOT } from './paths';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

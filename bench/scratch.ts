@@ -15,7 +15,9 @@ import { Database } from '../src/core/db/database';
 import { migrate } from '../src/core/db/migrator';
 import { ensurePostgres } from '../src/core/services';
 
-export const ROOT = path.resolve(__dirname, '..');
+import { ROOT } from './paths';
+
+export { isMain, ROOT } from './paths';
 
 /** `--name value` from argv, else env `BENCH_<NAME>` (dashes as underscores), else `def`. */
 export function flag(name: string, def: number): number {
@@ -201,11 +203,6 @@ export function rssSampler(
       return samples;
     },
   };
-}
-
-/** True when `pid` is this script's own process being run directly (not imported by run-all). */
-export function isMain(filename: string): boolean {
-  return path.resolve(process.argv[1] ?? '') === filename;
 }
 
 export function runMain(fn: () => Promise<unknown>): void {
