@@ -103,6 +103,11 @@ const api = z.object({
   UPLOAD_MIN_BYTES_PER_SECOND: int(10_240, 0),
   /** Waiting time before UPLOAD_MIN_BYTES_PER_SECOND applies. Default 10 s. */
   UPLOAD_RATE_GRACE_MS: int(10_000, 0),
+  /**
+   * JSON-form body bytes one API process holds in memory at once; further bodies wait to be read (then
+   * 429). Default 128 MiB. Streamed NDJSON uploads are not counted: they never sit in memory.
+   */
+  JSON_BODY_MEMORY_BYTES: int(128 * 1024 ** 2, 1),
   /** Maximum request body, bytes, for the JSON form (it is parsed in memory). Default 64 MiB. */
   MAX_JSON_BODY_BYTES: int(64 * 1024 ** 2, 1),
   /** Batch submissions allowed per tenant per minute. Default 60. */

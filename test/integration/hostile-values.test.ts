@@ -383,3 +383,39 @@ describe('smaller defects (issue 16, item 8)', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'INVALID_REQUEST' } });
   });
 });
+
+describe('memory of the JSON form (issue 16, item 7)', () => {
+  it('concurrent large JSON bodies are read within JSON_BODY_MEMORY_BYTES, and all of them are stored', async () => {
+    const budgeted = await startApi({ JSON_BODY_MEMORY_BYTES: String(24 * 1024 ** 2) }, h.env);
+    try {
+      const body = (k: number): string =>
+        JSON.stringify({
+          task: 'classification',
+          documents: Array.from({ length: 2500 }, (_, i) => ({
+            id: `m${k}-${i}`,
+            text: `${k} ${i} ${'y'.repeat(4000)}`,
+          })),
+        });
+      const size = Buffer.byteLength(body(0));
+      expect(size).toBeGreaterThan(9 * 1024 ** 2);
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, k) =>
+          budgeted.request('/v1/batches', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: body(k),
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(6).fill(201));
+      const metrics = await (await fetch(`${budgeted.url}/metrics`)).text();
+      const peak = Number(/docbatch_json_body_bytes\{state="peak"\} (\d+)/.exec(metrics)?.[1]);
+      // At most two ~10 MB bodies at once (six would be 60 MB), and nothing is left reserved.
+      expect(peak).toBeGreaterThanOrEqual(size);
+      expect(peak).toBeLessThanOrEqual(24 * 1024 ** 2);
+      expect(metrics).toMatch(/docbatch_json_body_bytes\{state="reserved"\} 0\b/);
+    } finally {
+      await budgeted.stop();
+    }
+  });
+});

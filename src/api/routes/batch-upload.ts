@@ -7,6 +7,7 @@ import type { DocumentSource } from '../../core/batches';
 import type { ApiConfig } from '../../core/config';
 import { allowQuery, rawQuery } from '../strict-url';
 import { guardBody } from '../body-guard';
+import { MemoryBudget } from '../memory-budget';
 import type { BodyLimits } from '../body-guard';
 import { AppError } from '../../core/errors';
 
@@ -58,12 +59,47 @@ function unsupported(type: string): AppError {
   );
 }
 
-async function readJsonBody(req: Request, max: number, limits: BodyLimits): Promise<Buffer> {
+const budgets = new WeakMap<ApiConfig, MemoryBudget>();
+
+/** The JSON-body memory budget of this API process (one per configuration). */
+export function jsonBodyBudget(config: ApiConfig): MemoryBudget {
+  let b = budgets.get(config);
+  if (!b) {
+    b = new MemoryBudget(config.JSON_BODY_MEMORY_BYTES);
+    budgets.set(config, b);
+  }
+  return b;
+}
+
+/**
+ * Reads a JSON-form body whole, within the process's JSON-body memory budget: its bytes are reserved
+ * (the declared Content-Length at once, else as they arrive, in 4 MiB steps) until the response ends.
+ */
+async function readJsonBody(req: Request, config: ApiConfig): Promise<Buffer> {
+  const max = config.MAX_JSON_BODY_BYTES;
+  const budget = jsonBodyBudget(config);
+  const releases: (() => void)[] = [];
+  const releaseAll = (): void => {
+    for (const r of releases.splice(0)) r();
+  };
+  if (req.res) req.res.once('close', releaseAll);
+  else req.once('close', releaseAll);
+  let reserved = 0;
+  const declared = Number(req.get('content-length'));
+  if (Number.isInteger(declared) && declared > 0) {
+    releases.push(await budget.reserve(declared));
+    reserved = declared;
+  }
   const chunks: Buffer[] = [];
   let bytes = 0;
-  for await (const chunk of guardBody(req as AsyncIterable<Buffer>, req, limits)) {
+  for await (const chunk of guardBody(req as AsyncIterable<Buffer>, req, bodyLimits(config))) {
     bytes += chunk.length;
     if (bytes > max) throw new AppError('PAYLOAD_TOO_LARGE', `Request body exceeds ${max} bytes.`);
+    if (bytes > reserved) {
+      const step = Math.max(4 * 1024 * 1024, bytes - reserved);
+      releases.push(await budget.reserve(step));
+      reserved += step;
+    }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -127,7 +163,7 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
   }
   if (type === 'application/json') {
     checkDeclaredLength(req, config.MAX_JSON_BODY_BYTES);
-    const body = await readJsonBody(req, config.MAX_JSON_BODY_BYTES, bodyLimits(config));
+    const body = await readJsonBody(req, config);
     const digest = createHash('sha256').update('json\n').update(body).digest('hex');
     if (!isUtf8(body)) throw new AppError('INVALID_REQUEST', 'Request body is not valid UTF-8.');
     let parsed: unknown;
