@@ -1,5 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError, clientDataError, isClientDataError, isUnavailableError } from '../core/errors';
+import {
+  AppError,
+  clientDataError,
+  isClientDataError,
+  isStorageFullError,
+  isUnavailableError,
+  noteStorageFull,
+  storageFullError,
+} from '../core/errors';
 import type { Logger } from '../core/logger';
 
 /** What a handler returns; the wrapper writes it. Streaming handlers write `res` themselves and return undefined. */
@@ -39,6 +47,10 @@ export function errorMiddleware(logger: Logger) {
       appErr = new AppError('UNAVAILABLE', 'A backing service is unavailable; retry shortly.', undefined, {
         'Retry-After': '5',
       });
+    } else if (isStorageFullError(err)) {
+      logger.error({ err: { message: (err as Error).message }, path: req.path }, 'database disk full');
+      noteStorageFull();
+      appErr = storageFullError();
     } else if (isClientDataError(err)) {
       logger.warn(
         { err: { message: (err as Error).message }, path: req.path },

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Database } from '../core/db/database';
 import { migrationStatus } from '../core/db/migrator';
+import { storageFullRemainingMs } from '../core/errors';
 import { registry } from '../core/metrics';
 
 /** Runs `p` with a time limit; rejects with a timeout error. */
@@ -45,7 +46,16 @@ export async function readiness(db: Database, redis: Redis): Promise<Record<stri
         if (s.failed.length > 0) throw new Error(`failed migrations: ${s.failed.join(', ')}`);
       })
     : { ok: false, error: 'postgres unavailable' };
-  return { postgres, redis: redisCheck, migrations };
+  // A write refused for lack of disk space in the last 30 s (see errors.ts): not ready to take uploads.
+  const fullMs = storageFullRemainingMs();
+  const storage: ReadinessCheck =
+    fullMs > 0
+      ? {
+          ok: false,
+          error: `postgres refused a write for lack of disk space (SQLSTATE 53100); rechecked in ${Math.ceil(fullMs / 1000)} s`,
+        }
+      : { ok: true };
+  return { postgres, redis: redisCheck, migrations, storage };
 }
 
 /** `/healthz`, `/readyz`, `/metrics`: no API key. */

@@ -172,3 +172,49 @@ export function clientDataError(): AppError {
     'A value in the request cannot be stored or compared (for example NUL characters, an invalid encoding or a number or date out of range).',
   );
 }
+
+/** Postgres out of disk space (53100 disk_full; 53400 configuration_limit_exceeded is not it). */
+export const STORAGE_FULL_SQLSTATES = new Set(['53100']);
+
+/** True when `err` (or its cause chain) says Postgres could not write for lack of disk space. */
+export function isStorageFullError(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 6; depth++) {
+    const e = cur as {
+      code?: unknown;
+      cause?: unknown;
+      meta?: { code?: unknown; driverAdapterError?: unknown };
+    };
+    if (typeof e.code === 'string' && STORAGE_FULL_SQLSTATES.has(e.code)) return true;
+    if (e.meta && typeof e.meta.code === 'string' && STORAGE_FULL_SQLSTATES.has(e.meta.code)) return true;
+    cur = e.cause ?? e.meta?.driverAdapterError;
+  }
+  return false;
+}
+
+let storageFullUntil = 0;
+
+/** Records a disk-full error: readiness reports it for `forMs` (default 30 s) after the last one. */
+export function noteStorageFull(forMs = 30_000): void {
+  storageFullUntil = Math.max(storageFullUntil, Date.now() + forMs);
+}
+
+/** Milliseconds readiness still reports the database as full (0 when not). */
+export function storageFullRemainingMs(): number {
+  return Math.max(0, storageFullUntil - Date.now());
+}
+
+/** The answer to a write that failed for lack of disk space: 503 with Retry-After. */
+export function storageFullError(): AppError {
+  return new AppError(
+    'UNAVAILABLE',
+    'The database has no disk space left; nothing was stored. Retry later.',
+    undefined,
+    { 'Retry-After': '30' },
+  );
+}
+
+/** A write succeeded: the database has space again. */
+export function clearStorageFull(): void {
+  storageFullUntil = 0;
+}

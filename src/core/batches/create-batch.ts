@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { AppError } from '../errors';
+import { AppError, clearStorageFull } from '../errors';
 import { newId } from '../ids';
 import { chunkRanges, enqueueChunks } from '../queue/enqueue-chunks';
 import { ACTIVE_STATUSES_SQL } from '../tenants/submission-limits';
@@ -326,6 +326,7 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
     }
   }
   if (outcome.kind === 'created') {
+    clearStorageFull(); // a write succeeded: readiness stops reporting a full disk
     endTimer();
     batchesCreated.inc({ task: params.task, form: input.form ?? 'ndjson' });
     documentsIngested.inc({ task: params.task }, outcome.row.total);
