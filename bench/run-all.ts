@@ -24,6 +24,7 @@ import { printRuns, runBackends } from './backends';
 import { runMemory } from './memory';
 import { runQueueOverhead } from './queue-overhead';
 import { runResultsStreaming } from './results-streaming';
+import { runReadLatency } from './read-latency';
 import { runSubmitLatency } from './submit-latency';
 import { figure, flag, ROOT } from './scratch';
 import type { Figure } from './scratch';
@@ -60,6 +61,7 @@ const ALL = [
   'results-streaming',
   'webhooks',
   'submit-latency',
+  'read-latency',
   'memory',
 ] as const;
 const onlyArg = process.argv.indexOf('--only');
@@ -264,6 +266,7 @@ async function main(): Promise<void> {
     'results-streaming': async () => (await runResultsStreaming(SIZES.resultsDocs)).figures,
     webhooks: () => runWebhookFanout(SIZES.webhooks, SIZES.webhookConcurrency),
     'submit-latency': () => runSubmitLatency({ clients: SIZES.submitClients, submitMs: SIZES.submitMs }),
+    'read-latency': () => runReadLatency({ uploads: 30, docs: 5000, restMs: 5000 }),
     memory: async () => {
       const m = await runMemory({
         ingestDocs: SIZES.memoryIngestDocs,
