@@ -21,8 +21,6 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { Redis } from 'ioredis';
-import { arraySource, createBatch } from '../src/core/batches';
 import type { BatchDeps } from '../src/core/batches';
 import { loadConfig } from '../src/core/config';
 import { Database } from '../src/core/db/database';
@@ -38,12 +36,33 @@ import {
   cutTensorBatches,
   overallPaddingRatio,
 } from '../src/core/pipeline/tensor-batcher';
-import { QueueSet } from '../src/core/queue/queues';
-import { createRedis } from '../src/core/redis';
-import { createTenantWithKey } from '../src/core/tenants';
-import { WorkerProcess } from '../src/workers/worker-process';
+import type { QueueSet } from '../src/core/queue/queues';
+import type * as BatchesModule from '../src/core/batches';
+import type * as QueuesModule from '../src/core/queue/queues';
+import type * as RedisModule from '../src/core/redis';
+import type * as TenantsModule from '../src/core/tenants';
+import type * as WorkerModule from '../src/workers/worker-process';
+import type * as IoredisModule from 'ioredis';
 import { backendPids, snapshot, spent } from './cpu-time';
 import type { CpuSpent } from './cpu-time';
+
+/**
+ * The platform's modules (BullMQ, ioredis, the worker), loaded only after the raw runs: in a process
+ * that has loaded ioredis the classifier's tokenizer measured about half its speed (bench/paths.ts),
+ * and the worker's tokenizer thread, whose speed the platform gets, loads neither.
+ */
+function platform() {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    batches: require('../src/core/batches') as typeof BatchesModule,
+    queues: require('../src/core/queue/queues') as typeof QueuesModule,
+    redis: require('../src/core/redis') as typeof RedisModule,
+    tenants: require('../src/core/tenants') as typeof TenantsModule,
+    worker: require('../src/workers/worker-process') as typeof WorkerModule,
+    ioredis: require('ioredis') as typeof IoredisModule,
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -189,7 +208,7 @@ async function platformRun(
   overrides: Record<string, string>,
   dbName: string,
 ): Promise<RunFigures> {
-  const worker = new WorkerProcess(
+  const worker = new (platform().worker.WorkerProcess)(
     loadConfig('worker', {
       ...env,
       TF_BACKEND: BACKEND,
@@ -208,6 +227,7 @@ async function platformRun(
   try {
     const t0 = performance.now();
     const threadsBefore = await threadSeconds();
+    const { arraySource, createBatch } = platform().batches;
     const { batch } = await createBatch(deps, {
       tenantId,
       fields: { task: 'classification' },
@@ -265,7 +285,7 @@ async function main(): Promise<void> {
   const dbUrl = new URL(base.toString());
   dbUrl.pathname = `/${dbName}`;
   const db = new Database(dbUrl.toString(), 8);
-  const queues = new QueueSet(createRedis(redisUrl, 'worker'), prefix);
+  let queues: QueueSet | undefined;
   try {
     await migrate(db.pool);
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -330,7 +350,11 @@ async function main(): Promise<void> {
     const padArrival = overallPaddingRatio(cutTensorBatches(lengths, limits));
     await registry.disposeAll();
 
-    const { tenant } = await createTenantWithKey(db, 'bench');
+    const loaded = Object.keys(require.cache).some((k) => k.includes('/node_modules/ioredis/'));
+    if (loaded) console.log('   (note: ioredis was loaded during the raw runs)');
+    const p = platform();
+    queues = new p.queues.QueueSet(p.redis.createRedis(redisUrl, 'worker'), prefix);
+    const { tenant } = await p.tenants.createTenantWithKey(db, 'bench');
     const env = { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
     const deps: BatchDeps = {
       db,
@@ -411,11 +435,11 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
   } finally {
-    await queues.close();
+    await queues?.close();
     await db.close();
     await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
     await admin.end();
-    const redis = new Redis(redisUrl);
+    const redis = new (platform().ioredis.Redis)(redisUrl);
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
