@@ -58,7 +58,8 @@ function apertiumMarked(lines: string[], workDir: string, idx: number): Promise<
       const out = readFileSync(outFile, 'utf8').replace(/\n$/, '').split('\n');
       rmSync(inFile);
       rmSync(outFile);
-      if (out.length !== lines.length) return reject(new Error(`apertium line mismatch ${out.length} != ${lines.length}`));
+      if (out.length !== lines.length)
+        return reject(new Error(`apertium line mismatch ${out.length} != ${lines.length}`));
       return resolve(out);
     });
   });
@@ -82,7 +83,9 @@ async function markAll(lines: string[], jobs: number): Promise<string[]> {
       next += 1;
       marked[idx] = await apertiumMarked(chunks[idx]!, workDir, idx);
       done += 1;
-      process.stderr.write(`\rapertium (marks on): ${done}/${chunks.length} chunks, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      process.stderr.write(
+        `\rapertium (marks on): ${done}/${chunks.length} chunks, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      );
     }
   }
   await Promise.all(Array.from({ length: Math.min(jobs, chunks.length) }, () => worker()));
@@ -95,8 +98,11 @@ async function markAll(lines: string[], jobs: number): Promise<string[]> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const lines = readFileSync(path.join(args.in, 'train.tsv'), 'utf8').replace(/\n$/, '').split('\n');
-  const flat = args.marked ? readFileSync(args.marked, 'utf8').replace(/\n$/, '').split('\n') : await markAll(lines, args.jobs);
-  if (flat.length !== lines.length) throw new Error(`${flat.length} marked lines for ${lines.length} training pairs`);
+  const flat = args.marked
+    ? readFileSync(args.marked, 'utf8').replace(/\n$/, '').split('\n')
+    : await markAll(lines, args.jobs);
+  if (flat.length !== lines.length)
+    throw new Error(`${flat.length} marked lines for ${lines.length} training pairs`);
   mkdirSync(args.out, { recursive: true });
   if (!args.marked) writeFileSync(path.join(args.out, 'train.marked.txt'), flat.join('\n') + '\n');
   const kept: string[] = [];
