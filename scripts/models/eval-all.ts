@@ -5,9 +5,9 @@
  *   node scripts/run-ts.js scripts/models/eval-all.ts [--backend auto|wasm|cpu]
  *
  * The Austen-chapter summarizer eval runs only when Debian's r-cran-janeaustenr is installed. The
- * translation eval runs only when the bundled translator's weights exist, and on the first 400
- * of its 1,000 test pairs to stay under ~2 minutes on 2 cores (run
- * scripts/models/translation/eval-translator.ts directly for the full set).
+ * translation evals run only when the bundled translators' weights exist: v1 on the first 400 of its own
+ * 1,000 test pairs, then v1 and v2 side by side on issue 14's four held-out sets (3,219 sentences each,
+ * ~5 minutes per version on 2 cores with wasm; scripts/models/translation/eval-translator.ts runs one).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,11 +34,32 @@ const evals: { name: string; script: string; args: string[]; when?: string }[] =
     when: '/usr/lib/R/site-library/janeaustenr',
   },
   {
-    name: 'en-es-translator',
+    name: 'en-es-translator@1 (its own in-domain test, first 400)',
     script: 'scripts/models/translation/eval-translator.ts',
-    args: ['--limit', '400', '--samples', '3'],
+    args: ['--model-dir', 'models/en-es-translator/1', '--limit', '400', '--samples', '3'],
     when: 'models/en-es-translator/1/model.json',
   },
+  // Issue 14's translator figures: v1 and v2 on the same held-out sets, one after the other on the same backend.
+  ...[
+    ['general held-out, 1,500, Apertium references', 'general-heldout'],
+    ['Moby Dick, 600, Apertium references', 'moby-dick'],
+    ['everyday sentences, 119, human references', 'everyday-human'],
+    ['in-domain test, 1,000, Apertium references', 'test-indomain'],
+  ].flatMap(([label, set]) =>
+    [1, 2].map((v) => ({
+      name: `en-es-translator@${v} (${label!})`,
+      script: 'scripts/models/translation/eval-translator.ts',
+      args: [
+        '--model-dir',
+        `models/en-es-translator/${v}`,
+        '--test',
+        `scripts/models/translation/data/v2/${set!}.tsv`,
+        '--samples',
+        '0',
+      ],
+      when: 'models/en-es-translator/2/model.json',
+    })),
+  ),
 ];
 
 let failed = 0;

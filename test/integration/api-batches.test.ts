@@ -292,7 +292,7 @@ describe('POST /v1/batches (NDJSON)', () => {
       ndjson(1),
     );
     expect(ok.status).toBe(201);
-    expect((await json<Batch>(ok)).model).toBe('en-es-translator@1');
+    expect((await json<Batch>(ok)).model).toBe('en-es-translator@2');
   });
 
   it('answers 415 for other content types', async () => {
@@ -778,7 +778,7 @@ describe('GET /v1/models and /openapi.json', () => {
       expect.arrayContaining([
         { id: 'extractive-summarizer@1', task: 'summarization', backend: 'cpu', default: true },
         expect.objectContaining({
-          id: 'en-es-translator@1',
+          id: 'en-es-translator@2',
           task: 'translation',
           source_lang: 'en',
           target_lang: 'es',
