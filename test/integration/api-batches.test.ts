@@ -331,7 +331,7 @@ describe('POST /v1/batches (JSON)', () => {
     expect(res.status).toBe(201);
     expect(batch).toMatchObject({
       task: 'translation',
-      model: 'en-es-translator@1',
+      model: 'en-es-translator@2',
       priority: 1,
       counts: { total: 2 },
     });
