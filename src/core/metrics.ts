@@ -7,6 +7,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
+// prom-client also exports `nodejs_active_{handles,requests,resources}_total`, gauges whose `_total` suffix
+// `promtool check metrics` refuses (it means a counter; issue 17). Their values are the sums of the
+// per-type gauges `nodejs_active_handles{type}` etc., which stay: `sum(nodejs_active_handles)`.
+for (const name of [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+])
+  registry.removeSingleMetric(name);
+
 export const httpRequestDuration = new Histogram({
   name: 'docbatch_http_request_duration_seconds',
   help: 'HTTP request duration by method, route and status code',

@@ -1,3 +1,4 @@
+import { hasPromtool, promtoolCheck } from '../support/promtool';
 import { gzipSync } from 'node:zlib';
 import { failBatch } from '../../src/core/batches';
 import { claimChunks, writeOutcomes } from '../../src/core/pipeline/chunk-store';
@@ -796,6 +797,9 @@ describe('GET /v1/models and /openapi.json', () => {
     expect(text).toMatch(/docbatch_uploads_rejected_total\{code="INVALID_DOCUMENT"\} [1-9]/);
     expect(text).toMatch(/docbatch_uploads_rejected_total\{code="UNSUPPORTED_MEDIA_TYPE"\} [1-9]/);
     expect(text).toContain('docbatch_ingest_seconds_bucket');
+    // Prometheus's own linter accepts the API's exposition (issue 17: it exited 3 on `_total` gauges).
+    if (hasPromtool) expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+    else console.warn('promtool not installed (Debian package prometheus): metrics lint skipped');
   });
 
   it('serves the OpenAPI document without a key', async () => {

@@ -1,3 +1,4 @@
+import { hasPromtool, promtoolCheck } from '../support/promtool';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -181,6 +182,9 @@ describe('observability', () => {
       expect(Number(m?.[1])).toBeGreaterThan(0);
     }
     expect(text).toMatch(/docbatch_queue_depth\{queue="chunks-summarization",state="waiting"\} 0/);
+    // Prometheus's own linter accepts the worker's exposition (issue 17: it exited 3 on `_total` gauges).
+    if (hasPromtool) expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+    else console.warn('promtool not installed (Debian package prometheus): metrics lint skipped');
     expect((await fetch(`http://127.0.0.1:${worker.metricsPort}/healthz`)).status).toBe(200);
 
     const redis = createRedis(h.env.redisUrl, 'worker');

@@ -30,7 +30,8 @@ export const inferenceSeconds = new Histogram({
   name: 'docbatch_inference_seconds',
   help: 'Model time per tensor batch (runBatch), seconds',
   labelNames: ['task'] as const,
-  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  // Up to 10 minutes: one translation tensor batch took ~42 s on a loaded CPU (issue 17).
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
   registers: [registry],
 });
 
