@@ -11,6 +11,11 @@ export interface CliContext {
   url: string;
   /** `--api-key`, env DOCBATCH_API_KEY. */
   apiKey: string | undefined;
+  /**
+   * `--admin-token`, env DOCBATCH_ADMIN_TOKEN: the operator commands (`tenants`, `keys`,
+   * `webhook-secret`) then use the server's admin API instead of Postgres.
+   */
+  adminToken: string | undefined;
   /** `--json`: machine-readable output on stdout. */
   json: boolean;
   /** Draw progress bars (stderr is a terminal and not `--json`); otherwise plain log lines. */

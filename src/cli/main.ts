@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { ConfigError, ServiceUnavailableError } from '../core/errors';
+import { AppError, ConfigError, ServiceUnavailableError } from '../core/errors';
 import { DocBatchError } from '../sdk';
 import type { CliContext } from './cli-context';
 import { cancelOrRetry, list, models, results, status } from './commands/batch-commands';
@@ -20,6 +20,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const GLOBAL: Options = {
   url: { type: 'string' },
   'api-key': { type: 'string' },
+  'admin-token': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -46,6 +47,8 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   retry: {},
   results: { status: { type: 'string' }, out: { type: 'string' }, 'page-size': { type: 'string' } },
   keys: { tenant: { type: 'string' } },
+  tenants: {},
+  'webhook-secret': { tenant: { type: 'string' }, grace: { type: 'string' } },
   models: {},
   help: {},
 };
@@ -70,16 +73,28 @@ commands:
   models                    models the server can run
   models check [DIR]        check a model repository (or one <name>/<version> directory) the way
                             the server will, without a server; default: bundled + MODELS_DIR
-  keys create --tenant NAME create a tenant (if new) and an API key (needs DATABASE_URL)
-  keys revoke KEY_OR_ID     revoke an API key
-  keys list --tenant NAME   list a tenant's keys
+
+operator commands (with an admin token: through the server's admin API at --url; without one:
+directly in Postgres, DATABASE_URL):
+  tenants create NAME       create a tenant; prints its id and webhook secret (no API key)
+  tenants list              tenants, their key counts and when a key was last used
+  keys create --tenant NAME create an API key (and the tenant, if new); the key is shown once
+  keys list --tenant NAME   a tenant's keys: id, prefix, created, last used, revoked
+  keys revoke KEY_OR_ID     revoke a key (dbk_... or key_...); refused on the next request
+  webhook-secret show --tenant NAME
+                            print the tenant's current webhook secret (creates nothing)
+  webhook-secret rotate --tenant NAME [--grace 24h]
+                            new webhook secret; the old one signs beside it for --grace
+                            (0, 30s, 90m, 24h, 7d; default 24h, at most 30d)
 
 global options:
-  --url URL        server (env DOCBATCH_URL, default http://127.0.0.1:3000)
-  --api-key KEY    API key (env DOCBATCH_API_KEY)
-  --json           machine-readable output on stdout
-exit codes: 0 ok (--wait: every document completed); 1 the command failed, or (--wait) the batch
-  ended failed, cancelled or expired; 2 usage error; 3 (--wait) the batch completed with failed
+  --url URL          server (env DOCBATCH_URL, default http://127.0.0.1:3000)
+  --api-key KEY      API key (env DOCBATCH_API_KEY)
+  --admin-token TOK  ADMIN_TOKEN of the server, for the operator commands (env DOCBATCH_ADMIN_TOKEN)
+  --json             machine-readable output on stdout
+exit codes: 0 ok (--wait: every document completed); 1 the command failed (an API error such as
+  NOT_FOUND or TENANT_EXISTS, keys revoke of a key revoked already), or (--wait) the batch ended
+  failed, cancelled or expired; 2 usage error; 3 (--wait) the batch completed with failed
   documents; 130 interrupted`;
 
 export interface CliIo {
@@ -93,7 +108,7 @@ function findCommand(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
-    if (a === '--url' || a === '--api-key') {
+    if (a === '--url' || a === '--api-key' || a === '--admin-token') {
       i++;
       continue;
     }
@@ -129,10 +144,11 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     env: io.env,
     url: str(values.url) ?? io.env.DOCBATCH_URL ?? 'http://127.0.0.1:3000',
     apiKey: str(values['api-key']) ?? (io.env.DOCBATCH_API_KEY || undefined),
+    adminToken: str(values['admin-token']) ?? (io.env.DOCBATCH_ADMIN_TOKEN || undefined),
     json,
     interactive: io.stderr.isTTY === true && !json,
   };
-  const maxArgs: Record<string, number> = { submit: 1, keys: 2, models: 2 };
+  const maxArgs: Record<string, number> = { submit: 1, keys: 2, models: 2, tenants: 2, 'webhook-secret': 1 };
   if (args.length > (maxArgs[command] ?? (command === 'models' || command === 'list' ? 0 : 1))) {
     throw new UsageError(`too many arguments for ${command}: ${args.join(' ')}`);
   }
@@ -177,9 +193,17 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return modelsCheck(ctx, args[1]);
     }
     case 'keys': {
-      // Loaded on demand: it pulls in Prisma and pg, which the API commands do not need.
+      // Loaded on demand (without an admin token they open Postgres; the API commands need neither).
       const { keys } = await import('./commands/keys');
       return keys(ctx, args[0], { tenant: str(values.tenant), key: args[1] });
+    }
+    case 'tenants': {
+      const { tenants } = await import('./commands/tenants');
+      return tenants(ctx, args[0], args[1]);
+    }
+    case 'webhook-secret': {
+      const { webhookSecret } = await import('./commands/webhook-secret');
+      return webhookSecret(ctx, args[0], { tenant: str(values.tenant), grace: str(values.grace) });
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -209,6 +233,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (err.details.length > 20) lines.push(`  ... ${err.details.length - 20} more`);
       return fail(lines.join('\n'), 1);
     }
+    // The operator commands working straight in Postgres raise the admin API's errors.
+    if (err instanceof AppError) return fail(`${err.code}: ${err.message}`, 1);
     if (err instanceof InputError || err instanceof CsvError) return fail(`bad input: ${err.message}`, 1);
     if (err instanceof ServiceUnavailableError || err instanceof ConfigError) return fail(err.message, 1);
     if ((err as Error).name === 'AbortError' || (err as Error).message === 'interrupted') {

@@ -187,6 +187,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'BATCH_FINISHED'
+  | 'TENANT_EXISTS'
   | 'TOO_MANY_ACTIVE_BATCHES'
   | 'RATE_LIMITED'
   | 'REQUEST_TIMEOUT'
@@ -251,4 +252,125 @@ export interface WebhookEvent {
     status: BatchStatus;
     counts: BatchCounts;
   };
+}
+
+/** A tenant (never its secrets). */
+export interface Tenant {
+  object: 'tenant';
+  /** `ten_...` */
+  id: string;
+  /** 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit. */
+  name: string;
+  created_at: string;
+  /** Keys not revoked. */
+  active_keys: number;
+  revoked_keys: number;
+  /** Latest last_used_at of its keys (refreshed at most once a minute per key); null if no key was ever used. */
+  last_used_at: string | null;
+  /** While a webhook secret rotation grace period runs: when the previous secret stops signing. Null otherwise. */
+  previous_secret_expires_at: string | null;
+}
+
+/** A new tenant and its webhook signing secret (readable again with GET .../webhook_secret). */
+export interface CreatedTenant {
+  object: 'tenant';
+  /** `ten_...` */
+  id: string;
+  /** 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit. */
+  name: string;
+  created_at: string;
+  /** Keys not revoked. */
+  active_keys: number;
+  revoked_keys: number;
+  /** Latest last_used_at of its keys (refreshed at most once a minute per key); null if no key was ever used. */
+  last_used_at: string | null;
+  /** While a webhook secret rotation grace period runs: when the previous secret stops signing. Null otherwise. */
+  previous_secret_expires_at: string | null;
+  /** `whsec_` + base64 of 32 random bytes. */
+  webhook_secret: string;
+}
+
+export interface TenantList {
+  object: 'list';
+  data: Tenant[];
+  has_more: boolean;
+  /** Pass back as `after`. */
+  next_cursor: string | null;
+}
+
+/** An API key (never the key itself). */
+export interface ApiKey {
+  object: 'api_key';
+  /** `key_...` */
+  id: string;
+  tenant: {
+    id: string;
+    name: string;
+  };
+  /** The first 10 characters of the key (`dbk_` + 6), to recognise it. */
+  prefix: string;
+  created_at: string;
+  /** When the key last authenticated a request, refreshed at most once a minute; null if never. */
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** A new API key: the only response that carries the key itself. */
+export interface CreatedApiKey {
+  object: 'api_key';
+  /** `key_...` */
+  id: string;
+  tenant: {
+    id: string;
+    name: string;
+  };
+  /** The first 10 characters of the key (`dbk_` + 6), to recognise it. */
+  prefix: string;
+  created_at: string;
+  /** When the key last authenticated a request, refreshed at most once a minute; null if never. */
+  last_used_at: string | null;
+  revoked_at: string | null;
+  /** `dbk_` + 43 base64url characters. Shown only this once. */
+  api_key: string;
+}
+
+export interface ApiKeyList {
+  object: 'list';
+  data: ApiKey[];
+  /** Always false: a tenant's keys come in one page. */
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+export interface RevokedKey {
+  /** True when this call revoked the key; false when it was revoked already (revoked_at unchanged). */
+  revoked: boolean;
+  key: ApiKey;
+}
+
+/** A tenant's current webhook signing secret. */
+export interface WebhookSecret {
+  object: 'webhook_secret';
+  tenant: {
+    id: string;
+    name: string;
+  };
+  /** `whsec_...` */
+  webhook_secret: string;
+  /** While a rotation grace period runs: until when the previous secret still signs beside this one (every delivery carries both signatures). Null otherwise. */
+  previous_secret_expires_at: string | null;
+}
+
+export interface CreateTenantRequest {
+  name: string;
+}
+
+export interface RevokeKeyRequest {
+  /** The key id (`key_...`) or the API key itself (`dbk_...`). */
+  key: string;
+}
+
+export interface RotateWebhookSecretRequest {
+  /** How long the previous secret keeps signing beside the new one, seconds (0: dropped at once; at most 30 days). */
+  grace_seconds?: number;
 }

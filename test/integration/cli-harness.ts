@@ -96,7 +96,8 @@ export interface CliHarness {
   stop(): Promise<void>;
 }
 
-export async function startCliHarness(): Promise<CliHarness> {
+/** `overrides`: extra API configuration (e.g. `ADMIN_TOKEN`, `WEBHOOK_ALLOWLIST`). */
+export async function startCliHarness(overrides: Record<string, string> = {}): Promise<CliHarness> {
   const env = await createTestEnvironment();
   const config = loadConfig('api', {
     ...env.env,
@@ -104,6 +105,7 @@ export async function startCliHarness(): Promise<CliHarness> {
     HOST: '127.0.0.1',
     TF_BACKEND: 'cpu',
     LOG_LEVEL: 'silent',
+    ...overrides,
   });
   const api = new ApiServer(config, createLogger('silent'));
   await api.start();

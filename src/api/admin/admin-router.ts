@@ -29,6 +29,7 @@ import {
 } from './dashboard-queries';
 import type { BatchFilters, DashboardBatch } from './dashboard-queries';
 import { queuesBoard } from './queues-board';
+import { tenantAdminRoutes } from './tenant-routes';
 import type { WorkerSource } from './worker-source';
 import { heartbeatWorkerSource } from './worker-source';
 import { batchView, canCancel, canRetry } from './views/batch-view';
@@ -68,6 +69,12 @@ function handle(fn: (req: Request, res: Response) => Promise<void>) {
   return (req: Request, res: Response, next: NextFunction): void => {
     fn(req, res).catch(next);
   };
+}
+
+/** The `type` body-parser gives the errors of a body it could not read (`entity.parse.failed`, ...). */
+function bodyErrorType(err: unknown): string | undefined {
+  const type = (err as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : undefined;
 }
 
 function param(req: Request, name: string): string {
@@ -270,6 +277,7 @@ export function adminRouter(
     }),
   );
   router.use(csrfProtection(sessions, true));
+  router.use('/api', tenantAdminRoutes(ctx.db, logger));
 
   const loadWorkers = async () => {
     try {
@@ -402,6 +410,15 @@ export function adminRouter(
       appErr = clientDataError();
     } else if (err instanceof URIError) {
       appErr = new AppError('INVALID_REQUEST', 'The URL is not valid percent-encoded UTF-8.');
+    } else if (bodyErrorType(err) === 'entity.too.large') {
+      appErr = new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large.');
+    } else if (bodyErrorType(err) === 'entity.parse.failed') {
+      appErr = new AppError('INVALID_REQUEST', 'Request body is not valid JSON.');
+    } else if (
+      bodyErrorType(err) === 'encoding.unsupported' ||
+      bodyErrorType(err) === 'charset.unsupported'
+    ) {
+      appErr = new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding or charset.');
     } else {
       log.error({ err, path: req.path, method: req.method }, 'admin dashboard error');
       appErr = new AppError('INTERNAL', 'Internal server error.');

@@ -1,17 +1,15 @@
-import { loadConfig } from '../../core/config';
-import { Database } from '../../core/db/database';
-import { migrate } from '../../core/db/migrator';
-import { ensurePostgres } from '../../core/services';
-import { createTenantWithKey, listKeys, revokeKey } from '../../core/tenants';
 import type { CliContext } from '../cli-context';
 import { log, out } from '../cli-context';
+import { EXIT } from '../exit-codes';
 import { table } from '../format';
 import { UsageError } from '../usage-error';
+import { adminBackend } from './admin-backend';
+import { assertTenantArg } from './tenants';
 
 /**
- * `docbatch keys create|revoke|list`: operator commands that talk to Postgres directly
- * (DATABASE_URL), not to the API. `create` applies pending migrations first, so it works on a
- * fresh database before the platform ever started.
+ * `docbatch keys create|list|revoke`: API keys of a tenant. Through the admin API with an admin
+ * token, otherwise straight in Postgres (see admin-backend.ts). `create` creates the tenant first
+ * when it is new (and, on Postgres, applies pending migrations), so it works on a fresh install.
  */
 export async function keys(
   ctx: CliContext,
@@ -20,71 +18,62 @@ export async function keys(
 ): Promise<number> {
   if (sub !== 'create' && sub !== 'revoke' && sub !== 'list') {
     throw new UsageError(
-      'usage: docbatch keys create --tenant NAME | keys revoke KEY_OR_ID | keys list --tenant NAME',
+      'usage: docbatch keys create --tenant NAME | keys list --tenant NAME | keys revoke KEY_OR_ID',
     );
   }
-  if ((sub === 'create' || sub === 'list') && !args.tenant)
-    throw new UsageError(`keys ${sub} needs --tenant NAME`);
+  if (sub !== 'revoke' && !args.tenant) throw new UsageError(`keys ${sub} needs --tenant NAME`);
   if (sub === 'revoke' && !args.key)
     throw new UsageError('keys revoke needs the key (dbk_...) or its id (key_...)');
-  if (sub === 'create' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(args.tenant ?? '')) {
-    throw new UsageError(
-      "--tenant: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    );
-  }
+  if (sub === 'revoke' && args.tenant) throw new UsageError('keys revoke takes no --tenant');
+  if (sub === 'create') assertTenantArg(args.tenant);
 
-  const config = loadConfig('api', ctx.env);
-  await ensurePostgres(config.DATABASE_URL);
-  const db = new Database(config.DATABASE_URL, 2);
+  const backend = await adminBackend(ctx);
   try {
     if (sub === 'create') {
-      await migrate(db.pool);
-      const created = await createTenantWithKey(db, args.tenant as string);
+      const { key, webhookSecret, tenantCreated } = await backend.createKeyCreatingTenant(
+        args.tenant as string,
+      );
       if (ctx.json) {
+        // The contract's shape (../shared/api-contract.md): exactly these three fields.
         out(
           ctx,
-          JSON.stringify({
-            tenant: created.tenant.name,
-            api_key: created.api_key,
-            webhook_secret: created.webhook_secret,
-          }),
+          JSON.stringify({ tenant: key.tenant.name, api_key: key.api_key, webhook_secret: webhookSecret }),
         );
       } else {
         out(
           ctx,
-          `tenant:         ${created.tenant.name}${created.created ? ' (new)' : ' (existing; new key added)'}`,
+          `tenant:         ${key.tenant.name}${tenantCreated ? ' (new)' : ' (existing; new key added)'}`,
         );
-        out(ctx, `api key:        ${created.api_key}`);
-        out(ctx, `key id:         ${created.key_id}`);
-        out(ctx, `webhook secret: ${created.webhook_secret}`);
+        out(ctx, `api key:        ${key.api_key}`);
+        out(ctx, `key id:         ${key.id}`);
+        out(ctx, `webhook secret: ${webhookSecret}`);
         log(ctx, 'The API key is shown only this once: store it now (export DOCBATCH_API_KEY=...).');
       }
-      return 0;
+      return EXIT.OK;
     }
     if (sub === 'revoke') {
-      const revoked = await revokeKey(db, args.key as string);
-      if (ctx.json) out(ctx, JSON.stringify({ revoked }));
-      else log(ctx, revoked ? 'key revoked' : 'no such active key');
-      return revoked ? 0 : 1;
+      const result = await backend.revokeKey(args.key as string);
+      if (ctx.json) out(ctx, JSON.stringify(result));
+      else if (result.revoked) log(ctx, `key ${result.key.id} (${result.key.prefix}...) revoked`);
+      else
+        log(
+          ctx,
+          `key ${result.key.id} (${result.key.prefix}...) was revoked already, at ${result.key.revoked_at}`,
+        );
+      return result.revoked ? EXIT.OK : EXIT.FAILED;
     }
-    const rows = await listKeys(db, args.tenant as string);
+    const rows = await backend.listKeys(args.tenant as string);
     if (ctx.json) out(ctx, JSON.stringify(rows));
     else
       out(
         ctx,
         table(
           ['ID', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-          rows.map((r) => [
-            r.id,
-            r.prefix,
-            r.created_at.toISOString(),
-            r.last_used_at?.toISOString() ?? '-',
-            r.revoked_at?.toISOString() ?? '-',
-          ]),
+          rows.map((r) => [r.id, r.prefix, r.created_at, r.last_used_at ?? '-', r.revoked_at ?? '-']),
         ),
       );
-    return 0;
+    return EXIT.OK;
   } finally {
-    await db.close();
+    await backend.close();
   }
 }

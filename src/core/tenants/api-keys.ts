@@ -4,8 +4,8 @@ import { newId } from '../ids';
 
 /**
  * Tenants and their API keys. A key is `dbk_<43 base64url chars>` (256 random bits); only its
- * SHA-256 is stored, with its first characters (`prefix`) to recognise it in listings. The key and
- * the tenant's webhook secret are returned once, at creation.
+ * SHA-256 is stored, with its first characters (`prefix`) to recognise it in listings. The key is
+ * returned once, at creation. Listing, revoking and webhook secrets: tenant-admin.ts.
  */
 
 /** A tenant as the API sees it after authentication. */
@@ -28,16 +28,10 @@ export interface CreatedTenantKey {
   created: boolean;
 }
 
-export interface CreatedKey {
-  key_id: string;
-  api_key: string;
-  prefix: string;
-  tenant: { id: string; name: string };
-}
-
-const KEY_PREFIX = 'dbk_';
+/** Every API key starts with this. */
+export const KEY_PREFIX = 'dbk_';
 /** Characters of the key kept in clear (`dbk_` plus 6) to recognise it. */
-const SHOWN_PREFIX_LENGTH = 10;
+export const SHOWN_PREFIX_LENGTH = 10;
 
 /** SHA-256 (hex) of an API key: what `api_keys.key_hash` holds. */
 export function hashApiKey(key: string): string {
@@ -99,21 +93,6 @@ export async function createTenantWithKey(db: Database, name: string): Promise<C
   };
 }
 
-/** Creates one more API key for an existing tenant (by name or id). Throws if there is no such tenant. */
-export async function createKey(db: Database, tenantNameOrId: string): Promise<CreatedKey> {
-  const tenant = await db.prisma.tenant.findFirst({
-    where: { OR: [{ name: tenantNameOrId }, { id: tenantNameOrId }] },
-  });
-  if (!tenant) throw new Error(`no tenant named ${JSON.stringify(tenantNameOrId)}`);
-  const key = await insertKey(db, tenant.id);
-  return {
-    key_id: key.id,
-    api_key: key.key,
-    prefix: key.prefix,
-    tenant: { id: tenant.id, name: tenant.name },
-  };
-}
-
 /**
  * Revokes a key, given either the key itself (`dbk_...`) or its id (`key_...`). Returns true when a
  * key was revoked now, false when it was unknown or revoked already. Takes effect on the next request.
@@ -127,32 +106,35 @@ export async function revokeKey(db: Database, keyOrId: string): Promise<boolean>
   return res.count > 0;
 }
 
-/** Lists a tenant's keys (never the keys themselves). */
-export async function listKeys(
-  db: Database,
-  tenantNameOrId: string,
-): Promise<
-  { id: string; prefix: string; created_at: Date; revoked_at: Date | null; last_used_at: Date | null }[]
-> {
-  const rows = await db.prisma.apiKey.findMany({
-    where: { tenant: { OR: [{ name: tenantNameOrId }, { id: tenantNameOrId }] } },
-    orderBy: { createdAt: 'asc' },
-  });
-  return rows.map((r) => ({
-    id: r.id,
-    prefix: r.prefix,
-    created_at: r.createdAt,
-    revoked_at: r.revokedAt,
-    last_used_at: r.lastUsedAt,
-  }));
-}
-
 /** How stale `last_used_at` may get before a request refreshes it (one write per key per minute at most). */
-const LAST_USED_RESOLUTION_MS = 60_000;
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * When this process last wrote (or saw) `last_used_at` of each key, so that a burst of requests with
+ * one key sends at most one UPDATE per minute from this process, whatever the row said when each
+ * request read it. Bounded: entries older than the resolution are dropped when it grows large.
+ */
+const lastUsedWrites = new Map<string, number>();
+const LAST_USED_MEMO_LIMIT = 10_000;
+
+function shouldTouch(keyId: string, lastUsedAt: Date | null, now: number): boolean {
+  if (lastUsedAt && now - lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return false;
+  const wrote = lastUsedWrites.get(keyId);
+  if (wrote !== undefined && now - wrote < LAST_USED_RESOLUTION_MS) return false;
+  if (lastUsedWrites.size >= LAST_USED_MEMO_LIMIT) {
+    for (const [k, t] of lastUsedWrites) if (now - t >= LAST_USED_RESOLUTION_MS) lastUsedWrites.delete(k);
+    if (lastUsedWrites.size >= LAST_USED_MEMO_LIMIT) lastUsedWrites.clear();
+  }
+  lastUsedWrites.set(keyId, now);
+  return true;
+}
 
 /**
  * Finds the tenant of a live (not revoked) key; null for an unknown or revoked key. One indexed
- * query per request; `last_used_at` is refreshed at most once a minute, off the request path.
+ * query per request, with no cache, so a revoked key is refused on its very next request.
+ * `last_used_at` is refreshed off the request path at most once a minute per key: this process
+ * skips the write when the row or its own last write is under a minute old, and the UPDATE itself
+ * only matches a row that is still stale, so concurrent API processes write it once.
  */
 export async function authenticate(db: Database, key: string): Promise<AuthenticatedTenant | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
@@ -164,10 +146,14 @@ export async function authenticate(db: Database, key: string): Promise<Authentic
   );
   const row = res.rows[0];
   if (!row) return null;
-  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
+  if (shouldTouch(row.key_id, row.last_used_at, Date.now())) {
     db.pool
-      .query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.key_id])
-      .catch(() => undefined);
+      .query(
+        `UPDATE api_keys SET last_used_at = now()
+          WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))`,
+        [row.key_id, LAST_USED_RESOLUTION_MS / 1000],
+      )
+      .catch(() => lastUsedWrites.delete(row.key_id));
   }
   return { id: row.id, name: row.name, keyId: row.key_id };
 }
