@@ -6,7 +6,8 @@
  *   node scripts/run-ts.js bench/read-latency.ts [--uploads 30] [--docs 5000] [--rest-ms 5000]
  *
  * One reader polls one batch back to back (a new request as soon as the previous answer is in) for
- * `--rest-ms` with nothing else running, then again for as long as the uploads take. No worker runs.
+ * `--rest-ms` with nothing else running, then again for as long as the uploads take, beside a second reader
+ * polling `/healthz` (no database: its latency is the API's event-loop delay). No worker runs.
  */
 import { createTenantWithKey } from '../src/core/tenants';
 import { figure, flag, isMain, runMain, scratch, spawnDocbatch } from './scratch';
@@ -82,7 +83,13 @@ export async function runReadLatency(opts: ReadLatencyOptions): Promise<Figure[]
     ).finally(() => {
       done = true;
     });
-    const burst = (await poll(batchUrl, key, () => done)).sort((a, b) => a - b);
+    // A second reader polls /healthz (no database): its latency is the API's event-loop delay alone.
+    const [burstReads, healthz] = await Promise.all([
+      poll(batchUrl, key, () => done),
+      poll(`${api.url}/healthz`, key, () => done),
+    ]);
+    const burst = burstReads.sort((a, b) => a - b);
+    healthz.sort((a, b) => a - b);
     const statuses = await uploads;
     const burstMs = Date.now() - t0;
     const ok = statuses.filter((x) => x === 201).length;
@@ -103,6 +110,12 @@ export async function runReadLatency(opts: ReadLatencyOptions): Promise<Figure[]
         'ms',
         { name: 'p95 at rest', value: restP95 },
         note,
+      ),
+      figure(
+        'read-latency',
+        'GET /healthz p95 during uploads (no database: event-loop delay)',
+        percentile(healthz, 0.95),
+        'ms',
       ),
     ];
   } finally {
