@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
@@ -319,6 +321,89 @@ it('API killed (kill -9) mid-upload: nothing half-stored; the same Idempotency-K
       `same key then 201; ${ms(t0)} ms`,
   );
 });
+
+// Needs root (tmpfs mount) and a local Postgres superuser, as on this project's machines and CI.
+const canMount = process.getuid?.() === 0;
+
+(canMount ? it : it.skip)(
+  'disk full mid-batch (documents on a tmpfs tablespace, filled up, then freed): uploads 503, workers retry, every document once',
+  async () => {
+    const total = size('CHAOS_DISK_DOCS', 3_000, 10_000);
+    const fullMs = size('CHAOS_DISK_FULL_MS', 3_000, 8_000);
+    const t0 = Date.now();
+    const suffix = randomBytes(4).toString('hex');
+    const dir = `/tmp/docbatch-chaos-disk-${suffix}`;
+    const tablespace = `docbatch_chaos_${suffix}`;
+    const filler = path.join(dir, 'filler');
+    const moveDocuments = async (space: string): Promise<void> => {
+      const parts = await h.db.pool.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'documents'::regclass`,
+      );
+      for (const p of parts.rows) await h.db.pool.query(`ALTER TABLE "${p.name}" SET TABLESPACE ${space}`);
+    };
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir]);
+    try {
+      execFileSync('chown', ['postgres:postgres', dir]);
+      await h.db.pool.query(`CREATE TABLESPACE ${tablespace} LOCATION '${dir}'`);
+      await moveDocuments(tablespace);
+      const id = await submit(total, 37, '/disk');
+      await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
+      // Fill what is left of the tmpfs: the workers' result updates need new pages and get 53100.
+      const st = statfsSync(dir);
+      writeFileSync(filler, Buffer.alloc(Number(st.bavail) * Number(st.bsize)));
+      const filledAt = Date.now();
+      const atFill = await finishedCount(h, id);
+      const upload = (): Promise<Response> =>
+        fetch(`${h.api!.url}/v1/batches?task=classification`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/x-ndjson' },
+          body:
+            Array.from({ length: 2_000 }, (_, i) =>
+              JSON.stringify({ id: `full-${i}`, text: randomBytes(600).toString('base64') }),
+            ).join('\n') + '\n',
+        });
+      const during = await upload();
+      const duringBody = (await during.json()) as { error?: { code: string; message: string } };
+      expect({ status: during.status, code: duringBody.error?.code }).toEqual({
+        status: 503,
+        code: 'UNAVAILABLE',
+      });
+      expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await fetch(`${h.api!.url}/readyz`)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, Math.max(0, fullMs - ms(filledAt))));
+      const atFree = await finishedCount(h, id);
+      rmSync(filler);
+      const freedAt = Date.now();
+      const end = await waitForEnd(h, id, 300_000);
+      expect(end.status).toBe('completed');
+      const r = await h.assertSound(id, '/disk');
+      expect(r.state.rows.completed).toBe(total);
+      // Nothing of the refused upload was stored; once space is back, uploads are accepted again.
+      const none = await h.db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM documents WHERE client_id LIKE 'full-%'`,
+      );
+      expect(none.rows[0]!.n).toBe(0);
+      const after = await upload();
+      expect(after.status).toBe(201);
+      const later = ((await after.json()) as { id: string }).id;
+      await waitForEnd(h, later, 120_000);
+      await h.assertSound(later);
+      report.push(
+        `disk full ${fullMs} ms mid-batch: upload 503 UNAVAILABLE + Retry-After, /readyz 503; ${atFree - atFill} documents finished while full; ` +
+          `${r.state.rows.completed}/${total} completed once, ended ${ms(freedAt)} ms after space was freed; webhook ${r.webhooks}x; ` +
+          `a 2,000-document upload then 201; ${ms(t0)} ms`,
+      );
+    } finally {
+      rmSync(filler, { force: true });
+      await moveDocuments('pg_default').catch(() => undefined);
+      await h.db.pool.query(`DROP TABLESPACE IF EXISTS ${tablespace}`).catch(() => undefined);
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 it('npm start supervision: kill -9 of its worker child, then of its API child, mid-batch; Ctrl-C stops it cleanly', async () => {
   const total = size('CHAOS_SUPERVISOR_DOCS', 3_000, 20_000);
