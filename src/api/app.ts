@@ -17,6 +17,7 @@ import { adminRouter } from './admin';
 import { errorMiddleware } from './http';
 import { opsRouter } from './ops-routes';
 import { openApiRouter } from './routes/openapi';
+import { openAiRouter } from './routes/openai/openai-router';
 import { strictUrl } from './strict-url';
 import { v1Router } from './routes/v1';
 
@@ -152,6 +153,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(opsRouter(ctx.db, ctx.redis, () => sampleQueueDepth(ctx.queues)));
   app.use(openApiRouter());
   app.use('/v1', v1Router(batchDepsFor(ctx), ctx.config, backendResolver(ctx)));
+  app.use('/openai/v1', openAiRouter(batchDepsFor(ctx), ctx.config, ctx.logger));
   app.use('/admin', adminRouter(ctx, batchDepsFor(ctx)));
 
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND', 'No such route.')));

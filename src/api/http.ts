@@ -34,51 +34,60 @@ export function wrapAsync(
   };
 }
 
+/**
+ * Classifies any error as the AppError a client sees: backing services down -> 503 UNAVAILABLE, a full
+ * disk -> 507, a client value Postgres refused -> 400, body-parser errors -> 400/413/415, anything
+ * else -> 500 INTERNAL (logged; its message never leaves the process).
+ */
+export function toAppError(err: unknown, req: Request, logger: Logger): AppError {
+  if (err instanceof AppError) return err;
+  if (isUnavailableError(err)) {
+    logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'backing service unavailable');
+    return new AppError('UNAVAILABLE', 'A backing service is unavailable; retry shortly.', undefined, {
+      'Retry-After': '5',
+    });
+  }
+  if (isStorageFullError(err)) {
+    logger.error({ err: { message: (err as Error).message }, path: req.path }, 'database disk full');
+    noteStorageFull();
+    return storageFullError();
+  }
+  if (isClientDataError(err)) {
+    logger.warn(
+      { err: { message: (err as Error).message }, path: req.path },
+      'client value refused by Postgres',
+    );
+    return clientDataError();
+  }
+  if (err instanceof URIError)
+    return new AppError('INVALID_REQUEST', 'The URL is not valid percent-encoded UTF-8.');
+  const type = (err as { type?: string } | null)?.type;
+  if (type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large.');
+  if (type === 'entity.parse.failed')
+    return new AppError('INVALID_REQUEST', 'Request body is not valid JSON.');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding or charset.');
+  }
+  logger.error({ err, path: req.path, method: req.method }, 'unhandled error');
+  return new AppError('INTERNAL', 'Internal server error.');
+}
+
+/** Writes an error response with `body`, or cuts the connection when a streamed response already began. */
+export function sendError(res: Response, appErr: AppError, body: unknown): void {
+  if (res.headersSent) {
+    // A streaming response failed midway: the only honest signal left is to cut the connection.
+    res.destroy();
+    return;
+  }
+  if (appErr.headers) res.set(appErr.headers);
+  if (appErr.code === 'PAYLOAD_TOO_LARGE') res.set('Connection', 'close');
+  res.status(appErr.status).json(body);
+}
+
 /** Turns any error into the contract's error body. Internal details are logged, never sent. */
 export function errorMiddleware(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    let appErr: AppError;
-    if (err instanceof AppError) appErr = err;
-    else if (isUnavailableError(err)) {
-      logger.warn(
-        { err: { message: (err as Error).message }, path: req.path },
-        'backing service unavailable',
-      );
-      appErr = new AppError('UNAVAILABLE', 'A backing service is unavailable; retry shortly.', undefined, {
-        'Retry-After': '5',
-      });
-    } else if (isStorageFullError(err)) {
-      logger.error({ err: { message: (err as Error).message }, path: req.path }, 'database disk full');
-      noteStorageFull();
-      appErr = storageFullError();
-    } else if (isClientDataError(err)) {
-      logger.warn(
-        { err: { message: (err as Error).message }, path: req.path },
-        'client value refused by Postgres',
-      );
-      appErr = clientDataError();
-    } else if (err instanceof URIError) {
-      appErr = new AppError('INVALID_REQUEST', 'The URL is not valid percent-encoded UTF-8.');
-    } else if ((err as { type?: string }).type === 'entity.too.large') {
-      appErr = new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large.');
-    } else if ((err as { type?: string }).type === 'entity.parse.failed') {
-      appErr = new AppError('INVALID_REQUEST', 'Request body is not valid JSON.');
-    } else if (
-      (err as { type?: string }).type === 'encoding.unsupported' ||
-      (err as { type?: string }).type === 'charset.unsupported'
-    ) {
-      appErr = new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding or charset.');
-    } else {
-      logger.error({ err, path: req.path, method: req.method }, 'unhandled error');
-      appErr = new AppError('INTERNAL', 'Internal server error.');
-    }
-    if (res.headersSent) {
-      // A streaming response failed midway: the only honest signal left is to cut the connection.
-      res.destroy();
-      return;
-    }
-    if (appErr.headers) res.set(appErr.headers);
-    if (appErr.code === 'PAYLOAD_TOO_LARGE') res.set('Connection', 'close');
-    res.status(appErr.status).json(appErr.toBody());
+    const appErr = toAppError(err, req, logger);
+    sendError(res, appErr, appErr.toBody());
   };
 }

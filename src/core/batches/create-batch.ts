@@ -55,8 +55,13 @@ export interface CreateBatchInput {
   fields: unknown;
   documents: DocumentSource;
   idempotencyKey?: string;
-  /** Body form, for metrics (`json` or `ndjson`). */
-  form?: 'json' | 'ndjson';
+  /** Body form, for metrics (`json`, `ndjson`, or `openai`: an OpenAI-compatible input file). */
+  form?: 'json' | 'ndjson' | 'openai';
+  /**
+   * Runs inside the creating transaction, after the batch row and its documents are written and
+   * before COMMIT: a write that must exist exactly when the batch does (the OpenAI view of a batch).
+   */
+  beforeCommit?: (client: PoolClient, batch: BatchRow) => Promise<void>;
 }
 
 export interface CreateBatchResult {
@@ -276,6 +281,7 @@ async function ingest(
         input.idempotencyKey ?? null,
       ],
     );
+    if (input.beforeCommit) await input.beforeCommit(c, updated.rows[0] as BatchRow);
     if (deps.limiter) await deps.limiter.commitBelowCap(c, input.tenantId);
     else await c.query('COMMIT');
     c.off('error', onClientError);

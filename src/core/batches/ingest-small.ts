@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import { newId } from '../ids';
 import type { BatchDeps } from './batch-deps';
 import { batchInsertStatement, duplicateIdBackstop, noDocumentsError } from './batch-insert';
@@ -36,7 +37,12 @@ export function isSmallBatch(documents: DocumentSource): boolean {
 /** Validates every document, then creates the batch in one transaction of three round trips. */
 export async function ingestSmall(
   deps: BatchDeps,
-  input: { tenantId: string; documents: DocumentSource; idempotencyKey?: string },
+  input: {
+    tenantId: string;
+    documents: DocumentSource;
+    idempotencyKey?: string;
+    beforeCommit?: (client: PoolClient, batch: BatchRow) => Promise<void>;
+  },
   params: ResolvedBatchParams,
 ): Promise<IngestOutcome> {
   const { db, settings } = deps;
@@ -73,6 +79,7 @@ export async function ingestSmall(
       }),
     );
     const row = res.rows[0];
+    if (row && input.beforeCommit) await input.beforeCommit(client, row);
     if (row && deps.limiter) await deps.limiter.commitBelowCap(client, input.tenantId);
     else await client.query(row ? 'COMMIT' : 'ROLLBACK');
     client.off('error', onClientError);
