@@ -374,3 +374,124 @@ export interface RotateWebhookSecretRequest {
   /** How long the previous secret keeps signing beside the new one, seconds (0: dropped at once; at most 30 days). */
   grace_seconds?: number;
 }
+
+/** OpenAI's error shape, used by every /openai/v1 route. */
+export interface OpenAiError {
+  error: {
+    message: string;
+    /** invalid_request_error (4xx), rate_limit_error (429), server_error (5xx). */
+    type: string;
+    /** The parameter at fault, e.g. endpoint, input_file_id, purpose. */
+    param: string | null;
+    /** e.g. invalid_value, not_found, invalid_api_key, batch_finished, missing_required_parameter, or a docbatch code in lower case. */
+    code: string | null;
+  };
+}
+
+/** OpenAI's File object. */
+export interface OpenAiFile {
+  /** file-... */
+  id: string;
+  object: 'file';
+  bytes: number;
+  /** Unix seconds. */
+  created_at: number;
+  filename: string;
+  purpose: 'batch' | 'batch_output';
+  status: 'processed';
+  status_details: null;
+}
+
+export interface OpenAiFileList {
+  object: 'list';
+  data: OpenAiFile[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+export interface OpenAiFileDeleted {
+  id: string;
+  object: 'file';
+  deleted: true;
+}
+
+export interface OpenAiBatchError {
+  /** invalid_json_line, missing_required_parameter, invalid_request, url_mismatch, model_mismatch, options_mismatch, duplicate_custom_id, model_not_found, empty_file, too_many_tasks, or the code of a model failure. */
+  code: string;
+  message: string;
+  param: string | null;
+  /** 1-based line of the input file. */
+  line: number | null;
+}
+
+/** OpenAI's Batch object. Its id is the id of the docbatch batch that runs it (GET /v1/batches/{id}), except for a batch whose input file failed validation. */
+export interface OpenAiBatch {
+  id: string;
+  object: 'batch';
+  endpoint: '/v1/classifications' | '/v1/summaries' | '/v1/translations';
+  /** name@version of the model, null when validation failed. */
+  model: string | null;
+  errors: null | {
+    object: 'list';
+    data: OpenAiBatchError[];
+  };
+  input_file_id: string;
+  completion_window: string;
+  status:
+    | 'validating'
+    | 'failed'
+    | 'in_progress'
+    | 'finalizing'
+    | 'completed'
+    | 'expired'
+    | 'cancelling'
+    | 'cancelled';
+  output_file_id: string | null;
+  error_file_id: string | null;
+  /** Unix seconds. */
+  created_at: number;
+  /** Unix seconds. */
+  in_progress_at: number | null;
+  /** Unix seconds. */
+  expires_at: number | null;
+  /** Unix seconds. */
+  finalizing_at: number | null;
+  /** Unix seconds. */
+  completed_at: number | null;
+  /** Unix seconds. */
+  failed_at: number | null;
+  /** Unix seconds. */
+  expired_at: number | null;
+  /** Unix seconds. */
+  cancelling_at: number | null;
+  /** Unix seconds. */
+  cancelled_at: number | null;
+  request_counts: {
+    total: number;
+    completed: number;
+    /** Requests in the error file: failed, expired and cancelled. */
+    failed: number;
+  };
+  metadata: Record<string, string> | null;
+}
+
+export interface OpenAiBatchList {
+  object: 'list';
+  data: OpenAiBatch[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+export interface OpenAiCreateBatchRequest {
+  input_file_id: string;
+  endpoint: '/v1/classifications' | '/v1/summaries' | '/v1/translations';
+  /** 1m to 7d, e.g. 24h. */
+  completion_window: string;
+  metadata?: Record<string, string> | null;
+  /** docbatch extension: the batch webhook (docs/webhooks.md). */
+  webhook_url?: string | null;
+  /** docbatch extension, default 5. */
+  priority?: number;
+}

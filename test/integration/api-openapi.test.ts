@@ -3,6 +3,8 @@ import { createApp } from '../../src/api/app';
 import { toBatchObject } from '../../src/core/batches';
 import { loadOpenApiDocument } from '../../src/api/routes/openapi';
 import { loadConfig } from '../../src/core/config';
+import { toOpenAiBatch } from '../../src/core/openai';
+import { toFileObject } from '../../src/core/openai/file-store';
 import { Database } from '../../src/core/db/database';
 import { createLogger } from '../../src/core/logger';
 import { QueueSet } from '../../src/core/queue/queues';
@@ -172,5 +174,52 @@ describe('OpenAPI document', () => {
       expires_at: now,
     });
     expect(Object.keys(sample).sort()).toEqual([...doc.components.schemas.Batch.required].sort());
+  });
+
+  it('lists the properties the OpenAI surface returns for a batch and a file', () => {
+    const doc = loadOpenApiDocument() as {
+      components: { schemas: Record<string, { required: string[] }> };
+    };
+    const now = new Date();
+    const batch = toOpenAiBatch({
+      id: 'bat_1',
+      tenant_id: 't',
+      batch_id: 'bat_1',
+      input_file_id: 'file-1',
+      endpoint: '/v1/classifications',
+      completion_window: '24h',
+      metadata: null,
+      errors: null,
+      created_at: now,
+      failed_at: null,
+      cancelling_at: null,
+      output_file_id: null,
+      error_file_id: null,
+      files_written_at: null,
+      b_task: 'classification',
+      b_model: 'm@1',
+      b_status: 'running',
+      b_error: null,
+      b_total: 1,
+      b_completed: 0,
+      b_failed: 0,
+      b_cancelled: 0,
+      b_expired: 0,
+      b_created_at: now,
+      b_finished_at: null,
+      b_expires_at: now,
+    });
+    expect(Object.keys(batch).sort()).toEqual(
+      [...(doc.components.schemas.OpenAiBatch?.required ?? [])].sort(),
+    );
+    const file = toFileObject({
+      id: 'file-1',
+      tenant_id: 't',
+      purpose: 'batch',
+      filename: 'a.jsonl',
+      bytes: '10',
+      created_at: now,
+    });
+    expect(Object.keys(file).sort()).toEqual([...(doc.components.schemas.OpenAiFile?.required ?? [])].sort());
   });
 });

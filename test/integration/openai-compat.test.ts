@@ -255,10 +255,16 @@ describe('list, cancel', () => {
             input_file_id: f.id,
             endpoint: CLASSIFICATIONS,
             completion_window: '1h' as '24h',
+            // A docbatch extension, sent as an extra body field.
+            ...({ priority: i + 1 } as object),
           })
         ).id,
       );
     }
+    const native = await json<{ priority: number; completion_window: string }>(
+      await h.request(`/v1/batches/${ids[2]}`),
+    );
+    expect(native).toMatchObject({ priority: 3, completion_window: '1h' });
     const listed: string[] = [];
     for await (const b of client.batches.list({ limit: 2 })) listed.push(b.id);
     // Newest first, each once; the five new ones lead.
