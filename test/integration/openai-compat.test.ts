@@ -495,11 +495,75 @@ describe('hostile input', () => {
     expect(big).toBeInstanceOf(OpenAI.BadRequestError);
     expect(await stored()).toEqual(before);
 
+    // Another tenant's files and batches do not exist for this one.
+    const other = new OpenAI({ apiKey: (await h.newTenant('other')).key, baseURL: `${h.url}/openai/v1` });
+    const mine = await client.batches.create({
+      input_file_id: f.id,
+      endpoint: CLASSIFICATIONS,
+      completion_window: '24h',
+    });
+    for (const call of [
+      () => other.files.retrieve(f.id),
+      () => other.files.content(f.id),
+      () => other.files.delete(f.id),
+      () => other.batches.retrieve(mine.id),
+      () => other.batches.cancel(mine.id),
+      () =>
+        other.batches.create({ input_file_id: f.id, endpoint: CLASSIFICATIONS, completion_window: '24h' }),
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    }
+    expect((await other.files.list()).data).toEqual([]);
+    expect((await other.batches.list()).data).toEqual([]);
+
     // Unknown routes under /openai/v1 answer in OpenAI's shape too.
     const res = await h.request('/openai/v1/chat/completions', { method: 'POST' });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({
       error: { type: 'invalid_request_error', code: 'not_found', param: null },
     });
+  });
+});
+
+describe('upload limits', () => {
+  it('a file over MAX_BODY_BYTES is 413 (declared or streamed); nothing stored', async () => {
+    const small = await startApi({ MAX_BODY_BYTES: String(2 * 1024 * 1024) });
+    try {
+      const c = new OpenAI({ apiKey: small.key, baseURL: `${small.url}/openai/v1`, maxRetries: 0 });
+      const err = await c.files
+        .create({ file: await toFile(Buffer.alloc(3 * 1024 * 1024, 'a'), 'big.jsonl'), purpose: 'batch' })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+      expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+        code: 'file_too_large',
+        param: 'file',
+      });
+      // Chunked (no Content-Length): cut off while streaming, after the first parts were written.
+      const boundary = 'xxBOUNDARYxx';
+      const body = (async function* () {
+        yield Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+        );
+        for (let i = 0; i < 12; i++) yield Buffer.alloc(256 * 1024, 'b');
+        yield Buffer.from(`\r\n--${boundary}--\r\n`);
+      })();
+      const res = await small.request('/openai/v1/files', {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body: body as unknown as RequestInit['body'],
+        duplex: 'half',
+      } as RequestInit);
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({
+        error: { code: 'file_too_large', type: 'invalid_request_error' },
+      });
+      const n = await small.db.pool.query<{ files: number; parts: number }>(
+        'SELECT (SELECT count(*)::int FROM openai_files) AS files, (SELECT count(*)::int FROM openai_file_parts) AS parts',
+      );
+      expect(n.rows[0]).toEqual({ files: 0, parts: 0 });
+    } finally {
+      await small.stop();
+    }
   });
 });
