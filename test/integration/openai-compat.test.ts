@@ -3,6 +3,7 @@ import path from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { loadConfig } from '../../src/core/config';
+import { expireBatches } from '../../src/core/pipeline/expiry';
 import { createLogger } from '../../src/core/logger';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import { waitFor } from '../support/wait-for';
@@ -337,6 +338,39 @@ describe('list, cancel', () => {
       type: 'invalid_request_error',
       code: 'batch_finished',
     });
+  });
+});
+
+describe('expiry', () => {
+  it('a batch past its completion window: expired, every unfinished request in the error file as batch_expired', async () => {
+    // Summarization is not served by this test's worker: the requests stay queued until the window passes.
+    const requests = Array.from({ length: 40 }, (_, i) => ({
+      custom_id: `e${i}`,
+      method: 'POST',
+      url: '/v1/summaries',
+      body: { model: 'extractive-summarizer', input: `One sentence ${i}. Another one.` },
+    }));
+    const f = await upload(jsonl(requests));
+    const b = await client.batches.create({
+      input_file_id: f.id,
+      endpoint: SUMMARIES,
+      completion_window: '1m' as '24h',
+    });
+    expect(b.expires_at).toBe(b.created_at + 60);
+    await h.db.pool.query(`UPDATE batches SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      b.id,
+    ]);
+    expect((await expireBatches(h.db.pool)).finalized).toContain(b.id);
+    const done = await client.batches.retrieve(b.id);
+    expect(done).toMatchObject({
+      status: 'expired',
+      output_file_id: null,
+      request_counts: { total: 40, completed: 0, failed: 40 },
+    });
+    expect(done.expired_at).toBeGreaterThanOrEqual(done.created_at);
+    const lines = parseLines(await (await client.files.content(done.error_file_id as string)).text());
+    expect(lines.map((l) => l.custom_id)).toEqual(requests.map((r) => r.custom_id));
+    expect(lines.every((l) => l.response === null && l.error?.code === 'batch_expired')).toBe(true);
   });
 });
 
