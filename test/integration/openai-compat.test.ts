@@ -332,7 +332,18 @@ describe('list, cancel', () => {
       completion_window: '24h',
     });
     expect((await untilDone(finished.id)).status).toBe('completed');
-    const err = await client.batches.cancel(finished.id).catch((e: unknown) => e);
+    // Answered with x-should-retry: false, so the SDK does not retry it (it retries a 409 twice by default).
+    let calls = 0;
+    const counting = new OpenAI({
+      apiKey: h.key,
+      baseURL: `${h.url}/openai/v1`,
+      fetch: (url: string | URL | globalThis.Request, init?: RequestInit) => {
+        calls++;
+        return fetch(url, init);
+      },
+    });
+    const err = await counting.batches.cancel(finished.id).catch((e: unknown) => e);
+    expect(calls).toBe(1);
     expect(err).toBeInstanceOf(OpenAI.ConflictError);
     expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
       type: 'invalid_request_error',

@@ -27,6 +27,8 @@ export function openAiRouter(deps: BatchDeps, config: ApiConfig, logger: Logger)
   );
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appErr = toAppError(err, req, logger);
+    // OpenAI's SDKs retry 409 (a lock timeout there); here it means the batch already ended: no retry.
+    if (appErr.status === 409 && !res.headersSent) res.set('x-should-retry', 'false');
     sendError(res, appErr, toOpenAiErrorBody(appErr));
   });
   return router;
