@@ -1,13 +1,14 @@
 import express from 'express';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
-import { UploadSlots, batchSettingsFrom } from '../core/batches';
+import { UploadSlots, batchSettingsFrom, setRetentionDays } from '../core/batches';
 import type { BatchDeps, ModelCatalog } from '../core/batches';
 import type { ApiConfig } from '../core/config';
 import type { Database } from '../core/db/database';
 import { AppError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { httpRequestDuration, httpRequestsTotal, queueDepth } from '../core/metrics';
+import { httpRequestDuration, httpRequestsTotal } from '../core/metrics';
+import { sampleQueueDepth } from './queue-depth';
 import { initTfBackend } from '../core/models/backend';
 import { ModelRegistry } from '../core/models/registry';
 import type { QueueSet } from '../core/queue/queues';
@@ -104,19 +105,10 @@ function backendResolver(ctx: ApiContext): () => Promise<string> {
   };
 }
 
-/** Samples queue depth for /metrics. */
-async function sampleQueueDepth(queues: QueueSet): Promise<void> {
-  await Promise.all(
-    queues.all().map(async (q) => {
-      const counts = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
-      for (const [state, n] of Object.entries(counts)) queueDepth.set({ queue: q.name, state }, n);
-    }),
-  );
-}
-
 /** Builds the Express app (no listening). */
 export function createApp(ctx: ApiContext): Express {
   const app = express();
+  setRetentionDays(ctx.config.RETENTION_DAYS);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 

@@ -64,6 +64,7 @@ export function describeBatch(batch: Batch): string {
     ['finished', batch.finished_at ?? '-'],
     ['expires', batch.expires_at],
   ];
+  if (batch.data_expires_at) rows.push(['data expires', batch.data_expires_at]);
   if (batch.error) rows.push(['error', `${batch.error.code}: ${batch.error.message}`]);
   if (batch.throughput_docs_per_s !== null)
     rows.push(['throughput', `${batch.throughput_docs_per_s} docs/s`]);

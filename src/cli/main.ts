@@ -3,7 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { AppError, ConfigError, ServiceUnavailableError } from '../core/errors';
 import { DocBatchError } from '../sdk';
 import type { CliContext } from './cli-context';
-import { cancelOrRetry, list, models, results, status } from './commands/batch-commands';
+import { cancelOrRetry, deleteBatch, list, models, results, status } from './commands/batch-commands';
 import { submit } from './commands/submit';
 import { CsvError } from './inputs/csv-parser';
 import { InputError } from './inputs/read-documents';
@@ -45,6 +45,7 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   list: { status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' } },
   cancel: {},
   retry: {},
+  delete: {},
   results: { status: { type: 'string' }, out: { type: 'string' }, 'page-size': { type: 'string' } },
   keys: { tenant: { type: 'string' } },
   tenants: {},
@@ -68,6 +69,7 @@ commands:
                             batches, newest first
   cancel ID                 cancel a batch
   retry ID                  requeue a batch's failed documents
+  delete ID                 delete a finished batch with its documents and results
   results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
                             download results as NDJSON (stdout by default), resuming after drops
   models                    models the server can run
@@ -179,6 +181,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'cancel':
     case 'retry':
       return cancelOrRetry(ctx, command, args[0]);
+    case 'delete':
+      return deleteBatch(ctx, args[0]);
     case 'results':
       return results(ctx, args[0], {
         status: str(values.status),

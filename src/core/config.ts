@@ -63,6 +63,14 @@ const common = {
     }),
   /** Webhook request timeout, ms. Default 15000. */
   WEBHOOK_TIMEOUT_MS: int(15_000, 1),
+  /**
+   * Days a finished batch (completed, failed, cancelled, expired) is kept after it finished; the
+   * workers' maintenance loop then deletes it with its documents and results (usage figures stay).
+   * Decimals allowed (0.5 = 12 hours); 0 keeps batches forever. The API reports the resulting
+   * `data_expires_at`, so give the API and the workers the same value. Default 29 (as Anthropic's
+   * Message Batches results).
+   */
+  RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(29),
 };
 
 const api = z.object({

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The process's Prometheus registry and the metrics every part shares. Each process (API,
@@ -29,12 +29,5 @@ export const httpRequestsTotal = new Counter({
   name: 'docbatch_http_requests_total',
   help: 'HTTP requests by method, route and status code',
   labelNames: ['method', 'route', 'status_code'] as const,
-  registers: [registry],
-});
-
-export const queueDepth = new Gauge({
-  name: 'docbatch_queue_depth',
-  help: 'Jobs waiting or delayed per queue (sampled on scrape)',
-  labelNames: ['queue', 'state'] as const,
   registers: [registry],
 });

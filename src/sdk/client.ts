@@ -10,6 +10,7 @@ import type { FetchLike } from './transport';
 import { TERMINAL_BATCH_STATUSES } from './types';
 import type {
   Batch,
+  BatchDeleted,
   BatchStatus,
   CreateBatchFields,
   DocumentRecord,
@@ -177,6 +178,21 @@ export class DocBatchClient {
     return this.transport.json<Batch>({
       method: 'POST',
       path: `/v1/batches/${encodeURIComponent(id)}/cancel`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Deletes a finished batch with its documents, results and webhook deliveries; afterwards the
+   * batch is `NotFoundError`. A queued, running or cancelling batch is 409 BATCH_NOT_FINISHED
+   * (ConflictError): cancel it and wait for `cancelled` first. Retried on network errors (a
+   * repeated delete of a deleted batch is NotFoundError).
+   */
+  deleteBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<BatchDeleted> {
+    return this.transport.json<BatchDeleted>({
+      method: 'DELETE',
+      path: `/v1/batches/${encodeURIComponent(id)}`,
       retry: 'idempotent',
       signal: options.signal,
     });

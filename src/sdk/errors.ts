@@ -60,7 +60,7 @@ export class AuthenticationError extends DocBatchError {}
 export class NotFoundError extends DocBatchError {}
 /** 400 `INVALID_REQUEST`, `INVALID_DOCUMENT`, `DUPLICATE_DOCUMENT_ID`, `INVALID_WEBHOOK_URL`; 413; 415; 422 `UNKNOWN_TASK`/`UNKNOWN_MODEL`. */
 export class InvalidRequestError extends DocBatchError {}
-/** 409 `IDEMPOTENCY_KEY_REUSED`, `BATCH_FINISHED`, `TENANT_EXISTS` (admin API). */
+/** 409 `IDEMPOTENCY_KEY_REUSED`, `BATCH_FINISHED`, `BATCH_NOT_FINISHED`, `TENANT_EXISTS` (admin API). */
 export class ConflictError extends DocBatchError {}
 /** 429 `RATE_LIMITED`, `TOO_MANY_ACTIVE_BATCHES` (after the SDK's own retries). */
 export class RateLimitError extends DocBatchError {}
@@ -83,6 +83,7 @@ const API_CODE_TABLE: Record<ApiErrorCode, true> = {
   IDEMPOTENCY_KEY_REUSED: true,
   BATCH_FINISHED: true,
   TENANT_EXISTS: true,
+  BATCH_NOT_FINISHED: true,
   TOO_MANY_ACTIVE_BATCHES: true,
   RATE_LIMITED: true,
   REQUEST_TIMEOUT: true,
@@ -124,6 +125,7 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
     case 'IDEMPOTENCY_KEY_REUSED':
     case 'BATCH_FINISHED':
     case 'TENANT_EXISTS':
+    case 'BATCH_NOT_FINISHED':
       return new ConflictError(init);
     case 'RATE_LIMITED':
     case 'TOO_MANY_ACTIVE_BATCHES':

@@ -73,6 +73,8 @@ export interface Batch {
   throughput_docs_per_s: number | null;
   /** Seconds until the queued and running documents are done at the current throughput; 0 when none remain; null when unknown. */
   eta_s: number | null;
+  /** When retention deletes the batch with its documents and results (finished_at + RETENTION_DAYS); null while the batch has not finished or when retention is off. */
+  data_expires_at: string | null;
 }
 
 /** Envelope of every list response; `data` holds the listed objects (see BatchList, ResultList, ModelList, WebhookDeliveryList). Pages carry has_more and next_cursor (pass it back as `after`). */
@@ -88,6 +90,12 @@ export interface BatchList {
   data: Batch[];
   has_more: boolean;
   next_cursor: string | null;
+}
+
+export interface BatchDeleted {
+  id: string;
+  object: 'batch.deleted';
+  deleted: true;
 }
 
 export interface DocumentInput {
@@ -187,6 +195,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'BATCH_FINISHED'
+  | 'BATCH_NOT_FINISHED'
   | 'TENANT_EXISTS'
   | 'TOO_MANY_ACTIVE_BATCHES'
   | 'RATE_LIMITED'

@@ -47,7 +47,7 @@ export interface BodySource {
 }
 
 export interface RequestSpec {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined | null>;
   headers?: Record<string, string>;

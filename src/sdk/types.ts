@@ -26,6 +26,8 @@ export type SummarizationResult = S.SummarizationResult;
 export type TranslationResult = S.TranslationResult;
 export type TaskResult = S.TaskResult;
 export type BatchOptions = S.BatchOptions;
+/** The answer of `DELETE /v1/batches/{id}`. */
+export type BatchDeleted = S.BatchDeleted;
 /** One model from `GET /v1/models`. */
 export type Model = S.Model;
 

@@ -1,35 +1,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { queueDepth, registry } from '../core/metrics';
-import type { Task } from '../core/models/types';
-import { chunkQueueName } from '../core/queue/catalog';
-import type { QueueSet } from '../core/queue/queues';
+import { registry } from '../core/metrics';
 
 /**
  * The worker's own tiny HTTP server (`WORKER_METRICS_PORT`): `GET /metrics` (Prometheus text of
- * the process registry, queue depth sampled per scrape) and `GET /healthz`.
+ * the process registry) and `GET /healthz`. Queue depth is not here: the API exports it, once for
+ * the deployment (every process would read the same Redis).
  */
 export class MetricsServer {
   private server?: http.Server;
 
-  constructor(
-    private readonly queues: QueueSet,
-    private readonly tasks: readonly Task[],
-  ) {}
-
   get port(): number {
     const a = this.server?.address();
     return a && typeof a === 'object' ? (a as AddressInfo).port : 0;
-  }
-
-  private async sampleQueueDepth(): Promise<void> {
-    await Promise.all(
-      this.tasks.map(async (task) => {
-        const q = this.queues.get(chunkQueueName(task));
-        const counts = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
-        for (const [state, n] of Object.entries(counts)) queueDepth.set({ queue: q.name, state }, n);
-      }),
-    );
   }
 
   listen(port: number, host = '0.0.0.0'): Promise<void> {
@@ -40,13 +23,10 @@ export class MetricsServer {
         return;
       }
       if (req.method === 'GET' && url === '/metrics') {
-        const timeout = new Promise<void>((r) => setTimeout(r, 2_000).unref());
-        void Promise.race([this.sampleQueueDepth().catch(() => undefined), timeout])
-          .then(() => registry.metrics())
-          .then(
-            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-            () => res.writeHead(500).end(),
-          );
+        void registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
         return;
       }
       res

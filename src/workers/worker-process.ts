@@ -180,6 +180,7 @@ export class WorkerProcess {
         chunkSize: c.CHUNK_SIZE,
         attempts: c.CHUNK_ATTEMPTS,
         minAgeMs: this.options.reconcileMinAgeMs ?? c.RECONCILE_INTERVAL_MS,
+        retentionDays: c.RETENTION_DAYS,
       },
       this.logger.child({ worker: this.id, part: 'maintenance' }),
     );
@@ -187,7 +188,7 @@ export class WorkerProcess {
     this.webhooks = new WebhookWorker({ pool: this.db.pool, config: c, logger: this.logger });
     await this.webhooks.start();
     if (c.WORKER_METRICS_PORT > 0) {
-      this.metricsServer = new MetricsServer(this.queues, this.tasks);
+      this.metricsServer = new MetricsServer();
       await this.metricsServer.listen(c.WORKER_METRICS_PORT);
     }
     const beatMs = this.options.heartbeatMs ?? 5_000;

@@ -193,13 +193,7 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   await page.goto(`${h.url}/admin/queues`);
-  for (const q of [
-    'chunks-classification',
-    'chunks-summarization',
-    'chunks-translation',
-    'webhooks',
-    'maintenance',
-  ]) {
+  for (const q of ['chunks-classification', 'chunks-summarization', 'chunks-translation', 'webhooks']) {
     await page.getByText(q, { exact: true }).first().waitFor({ timeout: 20_000 });
   }
   await page.waitForFunction(

@@ -89,6 +89,7 @@ function batch(status: Batch['status'] = 'queued', done = 0): Batch {
     expires_at: '2026-11-24T10:00:00.000Z',
     throughput_docs_per_s: null,
     eta_s: null,
+    data_expires_at: null,
   };
 }
 const rateLimited = { error: { code: 'RATE_LIMITED', message: 'Too many batches; retry later.' } };

@@ -385,6 +385,18 @@ export function adminRouter(
       });
     }),
   );
+  router.delete(
+    '/api/batches/:id',
+    handle(async (req, res) => {
+      const batch = await loadBatch(param(req, 'id'));
+      await deps.actions.delete(batch);
+      log.info(
+        { batchId: batch.id, tenantId: batch.tenant.id, action: 'delete', via: adminOf(res).via },
+        'admin action',
+      );
+      res.json({ id: batch.id, object: 'batch.deleted', deleted: true });
+    }),
+  );
   router.get(
     '/api/workers',
     handle(async (_req, res) => {

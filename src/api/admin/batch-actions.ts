@@ -1,4 +1,4 @@
-import { cancelBatch, retryBatch } from '../../core/batches';
+import { cancelBatch, deleteBatch, retryBatch } from '../../core/batches';
 import type { BatchDeps } from '../../core/batches';
 import type { DashboardBatch } from './dashboard-queries';
 
@@ -6,6 +6,8 @@ import type { DashboardBatch } from './dashboard-queries';
 export interface BatchActions {
   cancel(batch: DashboardBatch): Promise<void>;
   retry(batch: DashboardBatch): Promise<void>;
+  /** `DELETE /v1/batches/{id}` on behalf of the batch's tenant. */
+  delete(batch: DashboardBatch): Promise<void>;
 }
 
 /**
@@ -19,6 +21,9 @@ export function coreBatchActions(deps: BatchDeps): BatchActions {
     },
     async retry(batch) {
       await retryBatch(deps, batch.tenant.id, batch.id);
+    },
+    async delete(batch) {
+      await deleteBatch(deps, batch.tenant.id, batch.id);
     },
   };
 }

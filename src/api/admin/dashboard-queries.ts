@@ -54,7 +54,8 @@ function toDashboardBatch(row: Row, now: Date): DashboardBatch {
 
 /** Newest first, keyset-paginated on (created_at, id). */
 export async function listDashboardBatches(pool: Pool, filters: BatchFilters): Promise<BatchPage> {
-  const where: string[] = [];
+  // A batch being deleted is gone for the dashboard too.
+  const where: string[] = ['b.deleted_at IS NULL'];
   const params: unknown[] = [];
   const p = (v: unknown): string => {
     params.push(v);
@@ -109,7 +110,7 @@ export async function listDashboardBatches(pool: Pool, filters: BatchFilters): P
 export async function getDashboardBatch(pool: Pool, id: string): Promise<DashboardBatch | null> {
   const res = await pool.query<Row>(
     `SELECT ${B_COLUMNS}, t.name AS tenant_name FROM batches b JOIN tenants t ON t.id = b.tenant_id
-      WHERE b.id = $1`,
+      WHERE b.id = $1 AND b.deleted_at IS NULL`,
     [id],
   );
   const row = res.rows[0];

@@ -4,6 +4,7 @@ import {
   BATCH_STATUSES,
   cancelBatch,
   createBatch,
+  deleteBatch,
   getBatch,
   getDocument,
   listBatches,
@@ -140,6 +141,14 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
     wrapAsync(async (req, res) => {
       allowQuery(req, []);
       return { status: 200, body: await getBatch(pool, tenantOf(res).id, req.params.id as string) };
+    }),
+  );
+
+  router.delete(
+    '/batches/:id',
+    wrapAsync(async (req, res) => {
+      allowQuery(req, []);
+      return { status: 200, body: await deleteBatch(deps, tenantOf(res).id, req.params.id as string) };
     }),
   );
 

@@ -98,6 +98,17 @@ export async function cancelOrRetry(
   return 0;
 }
 
+/**
+ * `docbatch delete ID`: deletes a finished batch (a queued, running or cancelling one is
+ * BATCH_NOT_FINISHED, exit 1). Prints `ID deleted` (`--json`: `{"id", "object", "deleted"}`).
+ */
+export async function deleteBatch(ctx: CliContext, id: string | undefined): Promise<number> {
+  const client = clientFor(ctx);
+  const deleted = await client.deleteBatch(needId(id, 'delete'));
+  out(ctx, ctx.json ? JSON.stringify(deleted) : `${deleted.id} deleted`);
+  return 0;
+}
+
 /** `docbatch results ID [--status S] [--out FILE]`. */
 export async function results(
   ctx: CliContext,

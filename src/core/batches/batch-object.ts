@@ -55,6 +55,21 @@ export interface BatchObject {
   throughput_docs_per_s: number | null;
   /** Seconds until the queued and running documents are done at the current throughput; 0 when none remain; null when unknown. */
   eta_s: number | null;
+  /**
+   * When retention deletes the batch with its documents and results: `finished_at` +
+   * `RETENTION_DAYS`. Null while the batch has not finished, or when retention is off (0).
+   */
+  data_expires_at: string | null;
+}
+
+let retentionMs = 29 * 86_400_000;
+
+/**
+ * Sets the retention the batch object reports in `data_expires_at` (`RETENTION_DAYS` of the
+ * process; 0 = none). The API calls it once at start; the workers' sweep uses the same variable.
+ */
+export function setRetentionDays(days: number): void {
+  retentionMs = Math.round(days * 86_400_000);
 }
 
 /** A `batches` row as selected by {@link BATCH_COLUMNS}. */
@@ -128,5 +143,9 @@ export function toBatchObject(row: BatchRow, now: Date = new Date()): BatchObjec
     expires_at: row.expires_at.toISOString(),
     throughput_docs_per_s: throughput,
     eta_s: eta,
+    data_expires_at:
+      row.finished_at && retentionMs > 0
+        ? new Date(row.finished_at.getTime() + retentionMs).toISOString()
+        : null,
   };
 }

@@ -4,7 +4,10 @@ import { BATCH_COLUMNS, BATCH_STATUSES, toBatchObject } from './batch-object';
 import type { BatchObject, BatchRow, BatchStatus } from './batch-object';
 import { decodeBatchCursor, encodeBatchCursor } from './cursors';
 
-/** Reads batches, always scoped to a tenant: another tenant's batch is "not found". */
+/**
+ * Reads batches, always scoped to a tenant: another tenant's batch is "not found", and so is a
+ * batch being deleted (`deleted_at` set).
+ */
 
 export function notFound(batchId: string): AppError {
   return new AppError('NOT_FOUND', `No batch ${JSON.stringify(batchId)}.`);
@@ -18,7 +21,7 @@ export async function findBatchRow(
   forUpdate = false,
 ): Promise<BatchRow | null> {
   const res = await q.query<BatchRow>(
-    `SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1 AND tenant_id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL${forUpdate ? ' FOR UPDATE' : ''}`,
     [batchId, tenantId],
   );
   return res.rows[0] ?? null;
@@ -64,7 +67,7 @@ export async function listBatches(
     ]);
   }
   const params: unknown[] = [tenantId];
-  let where = 'tenant_id = $1';
+  let where = 'tenant_id = $1 AND deleted_at IS NULL';
   if (opts.status) {
     params.push(opts.status);
     where += ` AND status = $${params.length}::"BatchStatus"`;

@@ -137,7 +137,7 @@ async function replay(deps: BatchDeps, input: CreateBatchInput, row: KeyRow): Pr
     );
   }
   const res = await deps.db.pool.query<BatchRow>(
-    `SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1 AND tenant_id = $2`,
+    `SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL`,
     [row.batch_id, input.tenantId],
   );
   const batch = res.rows[0];

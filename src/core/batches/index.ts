@@ -11,6 +11,7 @@ export {
   ACTIVE_BATCH_STATUSES,
   BATCH_STATUSES,
   FINISHED_BATCH_STATUSES,
+  setRetentionDays,
   toBatchObject,
 } from './batch-object';
 export type { BatchCounts, BatchObject, BatchRow, BatchStatus } from './batch-object';
@@ -26,6 +27,10 @@ export type { ResolvedBatchParams } from './batch-params';
 export { findBatchRow, getBatch, listBatches } from './batch-queries';
 export type { ListBatchesOptions, ListPage } from './batch-queries';
 export { cancelBatch } from './cancel-batch';
+export { DELETE_INLINE_BUDGET_MS, deleteBatch } from './delete-batch';
+export type { DeletedBatch } from './delete-batch';
+export { PURGE_CHUNK_DOCUMENTS, markedBatches, purgeBatch } from './purge-batch';
+export type { PurgeOptions, PurgeOutcome } from './purge-batch';
 export { decodeBatchCursor, decodeResultCursor, encodeBatchCursor, encodeResultCursor } from './cursors';
 export { assertIdempotencyKey, createBatch } from './create-batch';
 export type { CreateBatchInput, CreateBatchResult } from './create-batch';
@@ -48,4 +53,6 @@ export type { DocumentObject, ResultLine, ResultQuery, ResultScan, ResultStatus 
 export { openResultStream } from './result-stream';
 export type { ChunkWriter, ResultStream } from './result-stream';
 export { retryBatch } from './retry-batch';
+export { batchesDeleted, documentsPurged, markRetentionExpired, retentionSweep } from './retention';
+export type { RetentionSweepOptions, RetentionSweepResult } from './retention';
 export { UploadSlots } from './upload-slots';

@@ -91,7 +91,10 @@ export async function openResults(
   query: ResultQuery,
 ): Promise<ResultScan> {
   const afterSeq = query.after ? decodeResultCursor(query.after, batchId) : 0;
-  const exists = await q.query('SELECT 1 FROM batches WHERE id = $1 AND tenant_id = $2', [batchId, tenantId]);
+  const exists = await q.query(
+    'SELECT 1 FROM batches WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL',
+    [batchId, tenantId],
+  );
   if (exists.rowCount === 0) throw notFound(batchId);
   return { batchId, afterSeq, statuses: query.statuses ?? [...RESULT_STATUSES] };
 }

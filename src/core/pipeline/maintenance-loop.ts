@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
+import { retentionSweep } from '../batches/retention';
 import type { Logger } from '../logger';
 import type { QueueSet } from '../queue/queues';
 import { expireBatches } from './expiry';
@@ -9,8 +10,10 @@ import { reconcile } from './reconciler';
 
 /**
  * Periodic maintenance of a worker process: every `intervalMs`, the worker that holds the leader
- * lease (one per deployment) runs the expiry sweep and then the reconciler. Redis being flushed
- * loses the lease key too; the next tick takes it again, so no scheduled job has to survive.
+ * lease (one per deployment) runs the expiry sweep, the reconciler, and the retention sweep
+ * (deleted batches' rows, and batches past `RETENTION_DAYS`, removed in bounded transactions for at
+ * most half an interval per tick). Redis being flushed loses the lease key too; the next tick takes
+ * it again, so no scheduled job has to survive (and no BullMQ queue is needed for it).
  */
 export interface MaintenanceOptions {
   /** `RECONCILE_INTERVAL_MS`. */
@@ -19,6 +22,12 @@ export interface MaintenanceOptions {
   attempts: number;
   /** Batches younger than this are not reconciled, ms. Default: `intervalMs`. */
   minAgeMs?: number;
+  /** `RETENTION_DAYS`: finished batches older than this are deleted; 0 keeps them. Default 0. */
+  retentionDays?: number;
+  /** Time the retention sweep may take per tick, ms. Default: half of `intervalMs`, at least 1 s. */
+  retentionBudgetMs?: number;
+  /** Documents per DELETE transaction of the retention sweep. Default 5,000. */
+  purgeChunkDocuments?: number;
 }
 
 export class MaintenanceLoop {
@@ -75,6 +84,12 @@ export class MaintenanceLoop {
       reconcileRequeued.inc(r.documents);
       this.logger.warn(r, 'reconciler re-enqueued documents no live job covered');
     }
+    const kept = await retentionSweep(this.pool, {
+      retentionDays: this.options.retentionDays ?? 0,
+      budgetMs: this.options.retentionBudgetMs ?? Math.max(1_000, Math.floor(this.options.intervalMs / 2)),
+      chunkDocuments: this.options.purgeChunkDocuments,
+    });
+    if (kept.expired > 0 || kept.purged > 0 || kept.documents > 0) this.logger.info(kept, 'retention sweep');
     return true;
   }
 

@@ -35,8 +35,12 @@ export function chunkQueueName(task: Task): string {
 }
 export const CHUNK_QUEUES: readonly string[] = TASKS.map(chunkQueueName);
 export const WEBHOOK_QUEUE = 'webhooks';
-export const MAINTENANCE_QUEUE = 'maintenance';
-export const ALL_QUEUES: readonly string[] = [...CHUNK_QUEUES, WEBHOOK_QUEUE, MAINTENANCE_QUEUE];
+/**
+ * Every BullMQ queue of the platform. Periodic maintenance (expiry, reconciler, retention) is not a
+ * queue: it runs on a timer in the worker holding the leader lease (core/pipeline/maintenance-loop.ts),
+ * so there is no `maintenance` queue (bull-board showed one that nothing consumed).
+ */
+export const ALL_QUEUES: readonly string[] = [...CHUNK_QUEUES, WEBHOOK_QUEUE];
 
 /**
  * Job id of a chunk job. Deterministic, so enqueueing the same chunk twice is a no-op while the

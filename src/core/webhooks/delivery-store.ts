@@ -186,9 +186,10 @@ export async function completeAttempt(
   next: NextState,
 ): Promise<boolean> {
   return inTransaction(pool, async (c) => {
+    // A delivery whose batch was deleted meanwhile is gone: nothing to record (no foreign-key error).
     const ins = await c.query(
       `INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error)
-       VALUES ($1, $2, $3, $4, $5)
+       SELECT $1::text, $2::int, $3::int, $4::int, $5::text WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
        ON CONFLICT (delivery_id, attempt) DO NOTHING`,
       [deliveryId, attempt, rec.statusCode, Math.max(0, Math.round(rec.latencyMs)), rec.error],
     );
@@ -233,7 +234,10 @@ export async function batchBelongsToTenant(
   batchId: string,
   tenantId: string,
 ): Promise<boolean> {
-  const res = await q.query('SELECT 1 FROM batches WHERE id = $1 AND tenant_id = $2', [batchId, tenantId]);
+  const res = await q.query('SELECT 1 FROM batches WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL', [
+    batchId,
+    tenantId,
+  ]);
   return res.rowCount === 1;
 }
 

@@ -1,0 +1,282 @@
+import { deleteBatch } from '../../src/core/batches';
+import type { BatchDeps } from '../../src/core/batches';
+import net from 'node:net';
+import { loadConfig } from '../../src/core/config';
+import { createLogger } from '../../src/core/logger';
+import { ConflictError, DocBatchClient, NotFoundError } from '../../src/sdk';
+import { WorkerProcess } from '../../src/workers/worker-process';
+import { hasPromtool, promtoolCheck } from '../support/promtool';
+import { waitFor } from '../support/wait-for';
+import { json, ndjson, startApi } from './api-harness';
+import type { ApiHarness } from './api-harness';
+import { inheritedEnv, runCliProcess } from './cli-harness';
+import { TestReceiver } from './webhooks-receiver';
+
+/**
+ * Batch deletion (issue 17) as a user drives it: over HTTP, with the SDK and with the CLI, against
+ * the real API and a real worker (classification on the wasm backend) with Postgres and Redis.
+ */
+
+jest.setTimeout(180_000);
+
+let h: ApiHarness;
+let worker: WorkerProcess;
+let receiver: TestReceiver;
+let metricsPort: number;
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+beforeAll(async () => {
+  receiver = new TestReceiver();
+  await receiver.start();
+  // The receiver refuses every event: the delivery keeps attempts to delete with the batch.
+  receiver.on('/refuse', () => ({ status: 500 }));
+  h = await startApi({ WEBHOOK_ALLOWLIST: '127.0.0.1/32', CHUNK_SIZE: '64' });
+  metricsPort = await freePort();
+  worker = new WorkerProcess(
+    loadConfig('worker', {
+      ...h.env.env,
+      TF_BACKEND: 'wasm',
+      // Only classification: batches of other tasks stay queued (an unfinished batch to refuse).
+      WORKER_TASKS: 'classification',
+      WORKER_CONCURRENCY: '2',
+      CHUNK_SIZE: '64',
+      DB_POOL_SIZE: '4',
+      RECONCILE_INTERVAL_MS: '300',
+      WEBHOOK_ALLOWLIST: '127.0.0.1/32',
+      WEBHOOK_RETRY_SCHEDULE: '3600',
+      WEBHOOK_RELAY_INTERVAL_MS: '50',
+      WORKER_METRICS_PORT: String(metricsPort),
+    }),
+    createLogger('silent'),
+  );
+  await worker.start();
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await h?.stop();
+  await receiver?.stop();
+});
+
+const SPAM = [
+  'WIN a FREE prize now!!! Click here to claim your cash reward',
+  'Hi Bob, the meeting moved to 3pm, see you in the small room.',
+  'Cheap meds online, no prescription, order today and save 90%',
+  'Can you send me the quarterly report before Friday? Thanks, Anna',
+];
+
+function spamNdjson(n: number): string {
+  return ndjson(n, { text: (i) => `${SPAM[i % SPAM.length]!} (${i})` });
+}
+
+async function submit(
+  task: string,
+  body: string,
+  query = '',
+  key?: string,
+): Promise<Record<string, unknown> & { id: string }> {
+  const res = await h.request(`/v1/batches?task=${task}${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body,
+    ...(key ? { key } : {}),
+  });
+  expect(res.status).toBe(201);
+  return json(res);
+}
+
+async function waitForStatus(id: string, statuses: string[], key?: string): Promise<Record<string, unknown>> {
+  return waitFor<Record<string, unknown> | null>(
+    async () => {
+      const b = await json(await h.request(`/v1/batches/${id}`, key ? { key } : {}));
+      return statuses.includes(b.status as string) ? b : null;
+    },
+    `batch ${id} to reach ${statuses.join('/')}`,
+    120_000,
+  ) as Promise<Record<string, unknown>>;
+}
+
+async function rowCounts(id: string): Promise<Record<string, number>> {
+  const q = async (sql: string): Promise<number> =>
+    (await h.db.pool.query<{ n: number }>(sql, [id])).rows[0]?.n ?? -1;
+  return {
+    batches: await q('SELECT count(*)::int AS n FROM batches WHERE id = $1'),
+    documents: await q('SELECT count(*)::int AS n FROM documents WHERE batch_id = $1'),
+    deliveries: await q('SELECT count(*)::int AS n FROM webhook_deliveries WHERE batch_id = $1'),
+    attempts: await q(
+      'SELECT count(*)::int AS n FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.batch_id = $1',
+    ),
+  };
+}
+
+describe('DELETE /v1/batches/{id}', () => {
+  it('deletes a completed batch with its documents, results and webhook deliveries', async () => {
+    const webhook = encodeURIComponent(receiver.url('/refuse'));
+    const created = await submit('classification', spamNdjson(200), `&webhook_url=${webhook}`);
+    const done = await waitForStatus(created.id, ['completed']);
+    expect(done.counts).toMatchObject({ total: 200, completed: 200 });
+    // Retention is on (29 days by default): the batch says when its data goes.
+    expect(Date.parse(done.data_expires_at as string) - Date.parse(done.finished_at as string)).toBe(
+      29 * 86_400_000,
+    );
+    const results = await h.request(`/v1/batches/${created.id}/results`);
+    expect((await results.text()).trim().split('\n')).toHaveLength(200);
+    // The end event was attempted (and refused) at least once: deliveries and attempts exist.
+    await waitFor(
+      async () => ((await rowCounts(created.id)).attempts ?? 0) >= 1,
+      'a webhook attempt',
+      30_000,
+    );
+    expect(await rowCounts(created.id)).toMatchObject({ batches: 1, documents: 200, deliveries: 1 });
+
+    const del = await h.request(`/v1/batches/${created.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(await json(del)).toEqual({ id: created.id, object: 'batch.deleted', deleted: true });
+
+    for (const path of ['', '/results', '/documents/d1', '/webhook_deliveries']) {
+      const res = await h.request(`/v1/batches/${created.id}${path}`);
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      expect((await json<{ error: { code: string } }>(res)).error.code).toBe('NOT_FOUND');
+    }
+    const list = await json<{ data: { id: string }[] }>(await h.request('/v1/batches?limit=100'));
+    expect(list.data.map((b) => b.id)).not.toContain(created.id);
+    // A small batch is gone by the time the answer arrives.
+    expect(await rowCounts(created.id)).toEqual({ batches: 0, documents: 0, deliveries: 0, attempts: 0 });
+    // Deleting again: it no longer exists.
+    const again = await h.request(`/v1/batches/${created.id}`, { method: 'DELETE' });
+    expect(again.status).toBe(404);
+  });
+
+  it('refuses a batch that has not finished (409 BATCH_NOT_FINISHED) and deletes it once cancelled', async () => {
+    // No worker pulls summarization here: the batch stays queued.
+    const created = await submit('summarization', ndjson(30));
+    const refused = await h.request(`/v1/batches/${created.id}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    const err = await json<{ error: { code: string; message: string } }>(refused);
+    expect(err.error.code).toBe('BATCH_NOT_FINISHED');
+    expect(err.error.message).toMatch(/queued.*[Cc]ancel/);
+    // Nothing was touched.
+    const still = await json(await h.request(`/v1/batches/${created.id}`));
+    expect(still).toMatchObject({
+      status: 'queued',
+      data_expires_at: null,
+      counts: { total: 30, queued: 30 },
+    });
+    expect(await rowCounts(created.id)).toMatchObject({ batches: 1, documents: 30 });
+
+    const cancelled = await h.request(`/v1/batches/${created.id}/cancel`, { method: 'POST' });
+    expect((await json(cancelled)).status).toBe('cancelled');
+    const del = await h.request(`/v1/batches/${created.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(await rowCounts(created.id)).toEqual({ batches: 0, documents: 0, deliveries: 0, attempts: 0 });
+  });
+
+  it("is a plain 404 for another tenant's batch, which stays intact", async () => {
+    const created = await submit('summarization', ndjson(5));
+    await h.request(`/v1/batches/${created.id}/cancel`, { method: 'POST' });
+    const other = await h.newTenant('other-tenant');
+    const res = await h.request(`/v1/batches/${created.id}`, { method: 'DELETE', key: other.key });
+    expect(res.status).toBe(404);
+    expect((await json<{ error: { code: string } }>(res)).error.code).toBe('NOT_FOUND');
+    expect((await h.request(`/v1/batches/${created.id}`)).status).toBe(200);
+    expect(await rowCounts(created.id)).toMatchObject({ batches: 1, documents: 5 });
+    // Unknown ids and query parameters.
+    expect((await h.request('/v1/batches/bat_nosuchbatch', { method: 'DELETE' })).status).toBe(404);
+    const bad = await h.request(`/v1/batches/${created.id}?force=true`, { method: 'DELETE' });
+    expect(bad.status).toBe(400);
+    expect(await rowCounts(created.id)).toMatchObject({ batches: 1, documents: 5 });
+  });
+
+  it('is what the SDK deleteBatch() and the CLI delete command do', async () => {
+    const client = new DocBatchClient({ baseUrl: h.url, apiKey: h.key, retries: 0 });
+    const queued = await client.createBatch({ task: 'summarization', documents: [{ text: 'One. Two.' }] });
+    await expect(client.deleteBatch(queued.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(client.deleteBatch(queued.id)).rejects.toMatchObject({
+      code: 'BATCH_NOT_FINISHED',
+      status: 409,
+    });
+    await client.cancelBatch(queued.id);
+    expect(await client.deleteBatch(queued.id)).toEqual({
+      id: queued.id,
+      object: 'batch.deleted',
+      deleted: true,
+    });
+    await expect(client.getBatch(queued.id)).rejects.toBeInstanceOf(NotFoundError);
+
+    const env = {
+      ...inheritedEnv(),
+      ...h.env.env,
+      DOCBATCH_URL: h.url,
+      DOCBATCH_API_KEY: h.key,
+      LOG_LEVEL: 'silent',
+    };
+    const done = await client.createBatch({ task: 'classification', documents: [{ text: SPAM[0]! }] });
+    await client.waitForBatch(done.id, { minIntervalMs: 100, timeoutMs: 60_000 });
+    const cli = await runCliProcess(['delete', done.id], env);
+    expect(cli.stderr).toBe('');
+    expect(cli).toMatchObject({ code: 0, stdout: `${done.id} deleted\n` });
+    const cliAgain = await runCliProcess(['--json', 'delete', done.id], env);
+    expect(cliAgain.code).toBe(1);
+    expect(cliAgain.stderr).toContain('NOT_FOUND');
+
+    const running = await client.createBatch({ task: 'summarization', documents: [{ text: 'One. Two.' }] });
+    const refused = await runCliProcess(['delete', running.id], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('BATCH_NOT_FINISHED');
+    const usage = await runCliProcess(['delete'], env);
+    expect(usage.code).toBe(2);
+    await client.cancelBatch(running.id);
+    const json = await runCliProcess(['--json', 'delete', running.id], env);
+    expect(JSON.parse(json.stdout)).toEqual({ id: running.id, object: 'batch.deleted', deleted: true });
+  });
+});
+
+describe('a deletion the API left unfinished', () => {
+  it('is invisible at once and finished by the workers maintenance loop', async () => {
+    const created = await submit('summarization', ndjson(1_500));
+    await h.request(`/v1/batches/${created.id}/cancel`, { method: 'POST' });
+    // The API's own purge gets no time at all (as when the API process dies right after the mark).
+    const deps = { db: h.db, logger: createLogger('silent') } as unknown as BatchDeps;
+    expect(await deleteBatch(deps, h.tenantId, created.id, { inlineBudgetMs: 0 })).toEqual({
+      id: created.id,
+      object: 'batch.deleted',
+      deleted: true,
+    });
+    expect((await h.request(`/v1/batches/${created.id}`)).status).toBe(404);
+    expect((await h.request(`/v1/batches/${created.id}/results`)).status).toBe(404);
+    const list = await json<{ data: { id: string }[] }>(await h.request('/v1/batches?limit=100'));
+    expect(list.data.map((b) => b.id)).not.toContain(created.id);
+    // The worker's maintenance (RECONCILE_INTERVAL_MS 300) removes the rows in bounded transactions.
+    await waitFor(
+      async () => (await rowCounts(created.id)).batches === 0,
+      'the maintenance loop to purge the batch',
+      30_000,
+    );
+    expect(await rowCounts(created.id)).toEqual({ batches: 0, documents: 0, deliveries: 0, attempts: 0 });
+  });
+});
+
+describe('metrics', () => {
+  it('exports queue depth from the API alone, without a maintenance queue, and counts deletions', async () => {
+    const api = await (await fetch(`${h.url}/metrics`)).text();
+    expect(api).toMatch(/^docbatch_queue_depth\{queue="chunks-classification",state="waiting"\} \d+$/m);
+    expect(api).toMatch(/^docbatch_queue_depth\{queue="webhooks",state="delayed"\} \d+$/m);
+    expect(api).not.toContain('queue="maintenance"');
+    expect(api).toMatch(/^docbatch_batches_deleted_total\{reason="api"\} [1-9]\d*$/m);
+    // (This process runs the API and the worker together, so they share one registry; that the
+    // worker's /metrics has no queue depth is checked in pipeline-tasks.test.ts, worker only.)
+    const worker = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(worker).toMatch(/^docbatch_documents_purged_total [1-9]\d*$/m);
+    if (hasPromtool) {
+      expect(promtoolCheck(api)).toEqual({ status: 0, output: '' });
+      expect(promtoolCheck(worker)).toEqual({ status: 0, output: '' });
+    } else console.warn('promtool not installed (Debian package prometheus): metrics lint skipped');
+  });
+});
