@@ -23,6 +23,7 @@ let h: ApiHarness;
 let worker: WorkerProcess;
 let receiver: TestReceiver;
 let metricsPort: number;
+const ADMIN_TOKEN = 'lifecycle-admin-token-0123456789';
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -37,7 +38,7 @@ beforeAll(async () => {
   await receiver.start();
   // The receiver refuses every event: the delivery keeps attempts to delete with the batch.
   receiver.on('/refuse', () => ({ status: 500 }));
-  h = await startApi({ WEBHOOK_ALLOWLIST: '127.0.0.1/32', CHUNK_SIZE: '64' });
+  h = await startApi({ WEBHOOK_ALLOWLIST: '127.0.0.1/32', CHUNK_SIZE: '64', ADMIN_TOKEN });
   metricsPort = await freePort();
   worker = new WorkerProcess(
     loadConfig('worker', {
@@ -235,6 +236,31 @@ describe('DELETE /v1/batches/{id}', () => {
     await client.cancelBatch(running.id);
     const json = await runCliProcess(['--json', 'delete', running.id], env);
     expect(JSON.parse(json.stdout)).toEqual({ id: running.id, object: 'batch.deleted', deleted: true });
+  });
+});
+
+describe('DELETE /admin/api/batches/{id}', () => {
+  it("deletes any tenant's finished batch for the operator, and refuses an unfinished one", async () => {
+    const other = await h.newTenant('admin-deletes');
+    const created = await submit('summarization', ndjson(12), '', other.key);
+    const admin = (method: string): Promise<Response> =>
+      fetch(`${h.url}/admin/api/batches/${created.id}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+    const refused = await admin('DELETE');
+    expect(refused.status).toBe(409);
+    expect((await json<{ error: { code: string } }>(refused)).error.code).toBe('BATCH_NOT_FINISHED');
+    // Without the admin token: 401, nothing deleted.
+    const anonymous = await fetch(`${h.url}/admin/api/batches/${created.id}`, { method: 'DELETE' });
+    expect(anonymous.status).toBe(401);
+    await h.request(`/v1/batches/${created.id}/cancel`, { method: 'POST', key: other.key });
+    const res = await admin('DELETE');
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ id: created.id, object: 'batch.deleted', deleted: true });
+    expect((await h.request(`/v1/batches/${created.id}`, { key: other.key })).status).toBe(404);
+    expect((await admin('GET')).status).toBe(404);
+    expect(await rowCounts(created.id)).toEqual({ batches: 0, documents: 0, deliveries: 0, attempts: 0 });
   });
 });
 
