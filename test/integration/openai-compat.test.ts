@@ -9,6 +9,8 @@ import { WorkerProcess } from '../../src/workers/worker-process';
 import { waitFor } from '../support/wait-for';
 import { json, startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';
+import { TestReceiver } from './webhooks-receiver';
+import type { ReceivedWebhook } from './webhooks-receiver';
 
 /**
  * The OpenAI Batch API surface (/openai/v1) driven by the official `openai` npm package, unmodified,
@@ -28,14 +30,18 @@ const SUMMARIES = '/v1/summaries' as never;
 let h: ApiHarness;
 let worker: WorkerProcess;
 let client: OpenAI;
+let receiver: TestReceiver;
 
 beforeAll(async () => {
-  h = await startApi();
+  receiver = new TestReceiver();
+  await receiver.start();
+  h = await startApi({ WEBHOOK_ALLOWLIST: '127.0.0.1/32' });
   worker = new WorkerProcess(
     loadConfig('worker', {
       ...h.env.env,
       TF_BACKEND: 'wasm',
       WORKER_TASKS: 'classification',
+      WEBHOOK_ALLOWLIST: '127.0.0.1/32',
       LOG_LEVEL: 'silent',
     }),
     createLogger('silent'),
@@ -46,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await h?.stop();
+  await receiver?.stop();
 });
 
 interface Request {
@@ -349,6 +356,39 @@ describe('list, cancel', () => {
       type: 'invalid_request_error',
       code: 'batch_finished',
     });
+  });
+});
+
+describe('webhooks', () => {
+  it('an OpenAI batch sends the native signed webhook when it ends (its id is the batch id)', async () => {
+    const f = await upload(
+      jsonl([
+        {
+          custom_id: 'w1',
+          method: 'POST',
+          url: '/v1/classifications',
+          body: { model: 'spam-classifier', input: 'Act now, free prize' },
+        },
+      ]),
+    );
+    const b = await client.batches.create({
+      input_file_id: f.id,
+      endpoint: CLASSIFICATIONS,
+      completion_window: '24h',
+      // A docbatch extension, sent as an extra body field.
+      ...({ webhook_url: receiver.url('/openai-hook') } as object),
+    });
+    const got = (await waitFor(
+      () => receiver.at('/openai-hook')[0],
+      'the webhook',
+      60_000,
+    )) as ReceivedWebhook;
+    expect(JSON.parse(got.body)).toMatchObject({
+      type: 'batch.completed',
+      data: { id: b.id, status: 'completed' },
+    });
+    expect(got.headers['webhook-signature']).toMatch(/^v1,/);
+    expect((await untilDone(b.id)).status).toBe('completed');
   });
 });
 
