@@ -3,6 +3,7 @@ import path from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { loadConfig } from '../../src/core/config';
+import { openAiRetentionSweep } from '../../src/core/openai';
 import { expireBatches } from '../../src/core/pipeline/expiry';
 import { createLogger } from '../../src/core/logger';
 import { WorkerProcess } from '../../src/workers/worker-process';
@@ -388,7 +389,56 @@ describe('webhooks', () => {
       data: { id: b.id, status: 'completed' },
     });
     expect(got.headers['webhook-signature']).toMatch(/^v1,/);
-    expect((await untilDone(b.id)).status).toBe('completed');
+    const done = await untilDone(b.id);
+    expect(done.status).toBe('completed');
+
+    // Deleting the docbatch batch (native DELETE) deletes the OpenAI batch and its output file with it.
+    expect((await h.request(`/v1/batches/${b.id}`, { method: 'DELETE' })).status).toBe(200);
+    await expect(client.batches.retrieve(b.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.files.retrieve(done.output_file_id as string)).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    expect(await count(`SELECT count(*)::int AS n FROM openai_files WHERE batch_id = '${b.id}'`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM openai_batches WHERE id = '${b.id}'`)).toBe(0);
+    // The uploaded input file is the client's: it stays until deleted (or RETENTION_DAYS).
+    expect((await client.files.retrieve(f.id)).id).toBe(f.id);
+  });
+});
+
+describe('retention', () => {
+  it('RETENTION_DAYS removes input files and failed-validation records older than it; newer ones stay', async () => {
+    const old = await upload('{"custom_id": "x", "method": "POST"\n');
+    const failed = await client.batches.create({
+      input_file_id: old.id,
+      endpoint: CLASSIFICATIONS,
+      completion_window: '24h',
+    });
+    expect(failed.status).toBe('failed');
+    const fresh = await upload('{}\n');
+    await h.db.pool.query(`UPDATE openai_files SET created_at = now() - interval '30 days' WHERE id = $1`, [
+      old.id,
+    ]);
+    await h.db.pool.query(`UPDATE openai_batches SET created_at = now() - interval '30 days' WHERE id = $1`, [
+      failed.id,
+    ]);
+    const parts = await count(`SELECT count(*)::int AS n FROM openai_file_parts WHERE file_id = '${old.id}'`);
+    expect(parts).toBe(1);
+    expect(await openAiRetentionSweep(h.db.pool, 0, Date.now() + 5_000)).toEqual({
+      files: 0,
+      batches: 0,
+      more: false,
+    });
+    expect(await openAiRetentionSweep(h.db.pool, 29, Date.now() + 5_000)).toEqual({
+      files: 1,
+      batches: 1,
+      more: false,
+    });
+    await expect(client.files.retrieve(old.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.batches.retrieve(failed.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await count(`SELECT count(*)::int AS n FROM openai_file_parts WHERE file_id = '${old.id}'`)).toBe(
+      0,
+    );
+    expect((await client.files.retrieve(fresh.id)).id).toBe(fresh.id);
   });
 });
 
@@ -422,6 +472,18 @@ describe('expiry', () => {
     const lines = parseLines(await (await client.files.content(done.error_file_id as string)).text());
     expect(lines.map((l) => l.custom_id)).toEqual(requests.map((r) => r.custom_id));
     expect(lines.every((l) => l.response === null && l.error?.code === 'batch_expired')).toBe(true);
+
+    // A batch marked deleted (its rows not purged yet) is gone from this surface at once, files included.
+    await h.db.pool.query('UPDATE batches SET deleted_at = now() WHERE id = $1', [b.id]);
+    await expect(client.batches.retrieve(b.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.files.content(done.error_file_id as string)).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    const listed: string[] = [];
+    for await (const x of client.batches.list()) listed.push(x.id);
+    for await (const x of client.files.list()) listed.push(x.id);
+    expect(listed).not.toContain(b.id);
+    expect(listed).not.toContain(done.error_file_id);
   });
 });
 

@@ -48,6 +48,7 @@ class LineFile {
   constructor(
     private readonly client: PoolClient,
     private readonly tenantId: string,
+    private readonly batchId: string,
     private readonly filename: string,
   ) {}
 
@@ -59,8 +60,8 @@ class LineFile {
     if (!this.writer) {
       const id = newFileId();
       await this.client.query(
-        `INSERT INTO openai_files (id, tenant_id, purpose, filename) VALUES ($1, $2, 'batch_output', $3)`,
-        [id, this.tenantId, this.filename],
+        `INSERT INTO openai_files (id, tenant_id, purpose, filename, batch_id) VALUES ($1, $2, 'batch_output', $3, $4)`,
+        [id, this.tenantId, this.filename, this.batchId],
       );
       this.writer = new PartWriter(this.client, id);
     }
@@ -137,8 +138,8 @@ export async function writeBatchFiles(db: Database, row: OpenAiBatchRow): Promis
       client.release();
       return !!state?.got;
     }
-    const output = new LineFile(client, row.tenant_id, `${row.id}_output.jsonl`);
-    const errors = new LineFile(client, row.tenant_id, `${row.id}_error.jsonl`);
+    const output = new LineFile(client, row.tenant_id, batchId, `${row.id}_output.jsonl`);
+    const errors = new LineFile(client, row.tenant_id, batchId, `${row.id}_error.jsonl`);
     const body = { object: RESPONSE_OBJECTS[(row.b_task ?? 'classification') as Task], model: row.b_model };
     const suffix = batchId.replace(/^bat_/, '');
     let after = 0;

@@ -41,6 +41,13 @@ export interface OpenAiFileRow {
 
 const FILE_COLUMNS = 'id, tenant_id, purpose, filename, bytes, created_at';
 
+/**
+ * Files a client may see: not the output or error file of a batch that is being deleted
+ * (`batches.deleted_at` set; its files go when the batch row does).
+ */
+const VISIBLE = `(batch_id IS NULL OR NOT EXISTS (
+  SELECT 1 FROM batches b WHERE b.id = openai_files.batch_id AND b.deleted_at IS NOT NULL))`;
+
 /** A new file id: `file-` + a millisecond timestamp and 14 random characters (base36). */
 export function newFileId(): string {
   return `file-${Date.now().toString(36).padStart(10, '0')}${randomId(14)}`;
@@ -70,7 +77,7 @@ export async function findFile(
   fileId: string,
 ): Promise<OpenAiFileRow | null> {
   const res = await q.query<OpenAiFileRow>(
-    `SELECT ${FILE_COLUMNS} FROM openai_files WHERE id = $1 AND tenant_id = $2`,
+    `SELECT ${FILE_COLUMNS} FROM openai_files WHERE id = $1 AND tenant_id = $2 AND ${VISIBLE}`,
     [fileId, tenantId],
   );
   return res.rows[0] ?? null;
@@ -89,7 +96,10 @@ export async function deleteFile(
   tenantId: string,
   fileId: string,
 ): Promise<{ id: string; object: 'file'; deleted: true }> {
-  const res = await q.query('DELETE FROM openai_files WHERE id = $1 AND tenant_id = $2', [fileId, tenantId]);
+  const res = await q.query(`DELETE FROM openai_files WHERE id = $1 AND tenant_id = $2 AND ${VISIBLE}`, [
+    fileId,
+    tenantId,
+  ]);
   if (res.rowCount === 0) throw fileNotFound(fileId);
   return { id: fileId, object: 'file', deleted: true };
 }
@@ -122,7 +132,7 @@ export async function listFiles(
   const limit = opts.limit ?? 10_000;
   const desc = (opts.order ?? 'desc') === 'desc';
   const params: unknown[] = [tenantId];
-  let where = 'tenant_id = $1';
+  let where = `tenant_id = $1 AND ${VISIBLE}`;
   if (opts.purpose !== undefined) {
     params.push(opts.purpose);
     where += ` AND purpose = $${params.length}`;

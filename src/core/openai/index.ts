@@ -11,3 +11,5 @@ export { OpenAiError, toOpenAiErrorBody } from './openai-error';
 export type { OpenAiErrorBody } from './openai-error';
 export { OPENAI_ENDPOINTS, RESPONSE_OBJECTS } from './request-lines';
 export type { BatchLineError } from './request-lines';
+export { openAiRetentionSweep } from './openai-retention';
+export type { OpenAiRetentionResult } from './openai-retention';

@@ -23,6 +23,9 @@ import type { BatchLineError } from './request-lines';
  * in `errors.data`, which is how OpenAI reports them.
  */
 
+/** OpenAI batches a client may see: not one whose docbatch batch is being deleted (`deleted_at` set). */
+const VISIBLE = '(o.batch_id IS NULL OR b.deleted_at IS NULL)';
+
 /** Batch errors kept on a failed batch (the ingest path reports at most 100 lines). */
 const MAX_BATCH_ERRORS = 100;
 
@@ -78,10 +81,10 @@ function parseCreate(body: unknown): z.infer<typeof createSchema> {
 }
 
 async function findBatch(q: Queryable, tenantId: string, id: string): Promise<OpenAiBatchRow | null> {
-  const res = await q.query<OpenAiBatchRow>(`${OPENAI_BATCH_SELECT} WHERE o.id = $1 AND o.tenant_id = $2`, [
-    id,
-    tenantId,
-  ]);
+  const res = await q.query<OpenAiBatchRow>(
+    `${OPENAI_BATCH_SELECT} WHERE o.id = $1 AND o.tenant_id = $2 AND ${VISIBLE}`,
+    [id, tenantId],
+  );
   return res.rows[0] ?? null;
 }
 
@@ -263,7 +266,7 @@ export async function listOpenAiBatches(
 ): Promise<OpenAiList<OpenAiBatchObject>> {
   const limit = opts.limit ?? 20;
   const params: unknown[] = [tenantId];
-  let where = 'o.tenant_id = $1';
+  let where = `o.tenant_id = $1 AND ${VISIBLE}`;
   if (opts.after !== undefined) {
     const after = await findBatch(deps.db.pool, tenantId, opts.after);
     if (!after) throw new OpenAiError('INVALID_REQUEST', `No batch found with id '${opts.after}'.`, 'after');

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import { retentionSweep } from '../batches/retention';
+import { openAiRetentionSweep } from '../openai/openai-retention';
 import type { Logger } from '../logger';
 import type { QueueSet } from '../queue/queues';
 import { expireBatches } from './expiry';
@@ -90,6 +91,10 @@ export class MaintenanceLoop {
       chunkDocuments: this.options.purgeChunkDocuments,
     });
     if (kept.expired > 0 || kept.purged > 0 || kept.documents > 0) this.logger.info(kept, 'retention sweep');
+    // The OpenAI-compatible API's input files and failed-validation records (its batches' other data goes
+    // with their docbatch batches, above): a short budget of its own.
+    const openai = await openAiRetentionSweep(this.pool, this.options.retentionDays ?? 0, Date.now() + 1_000);
+    if (openai.files > 0 || openai.batches > 0) this.logger.info(openai, 'retention sweep (OpenAI files)');
     return true;
   }
 
