@@ -25,6 +25,7 @@ import { runMemory } from './memory';
 import { runQueueOverhead } from './queue-overhead';
 import { runResultsStreaming } from './results-streaming';
 import { runReadLatency } from './read-latency';
+import { runJsonMemory } from './json-memory';
 import { runSubmitLatency } from './submit-latency';
 import { figure, flag, ROOT } from './scratch';
 import type { Figure } from './scratch';
@@ -62,6 +63,7 @@ const ALL = [
   'webhooks',
   'submit-latency',
   'read-latency',
+  'json-memory',
   'memory',
 ] as const;
 const onlyArg = process.argv.indexOf('--only');
@@ -267,6 +269,7 @@ async function main(): Promise<void> {
     webhooks: () => runWebhookFanout(SIZES.webhooks, SIZES.webhookConcurrency),
     'submit-latency': () => runSubmitLatency({ clients: SIZES.submitClients, submitMs: SIZES.submitMs }),
     'read-latency': () => runReadLatency({ uploads: 30, docs: 5000, restMs: 5000 }),
+    'json-memory': () => runJsonMemory({ bodies: 12, mb: 62 }),
     memory: async () => {
       const m = await runMemory({
         ingestDocs: SIZES.memoryIngestDocs,
