@@ -462,6 +462,20 @@ describe('expiry', () => {
       b.id,
     ]);
     expect((await expireBatches(h.db.pool)).finalized).toContain(b.id);
+    // While another request writes the batch's files (it holds the batch's lock), the batch is finalizing.
+    const writer = await h.db.pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`SELECT pg_advisory_xact_lock(hashtext('openai-batch-files'), hashtext($1))`, [
+        b.id,
+      ]);
+      const finalizing = await client.batches.retrieve(b.id);
+      expect(finalizing).toMatchObject({ status: 'finalizing', error_file_id: null });
+      expect(finalizing.finalizing_at).toBeGreaterThanOrEqual(finalizing.created_at);
+    } finally {
+      await writer.query('COMMIT');
+      writer.release();
+    }
     const done = await client.batches.retrieve(b.id);
     expect(done).toMatchObject({
       status: 'expired',
