@@ -18,6 +18,7 @@ import { chunkJobSchema, chunkQueueName } from '../core/queue/catalog';
 import { QueueSet } from '../core/queue/queues';
 import { createRedis } from '../core/redis';
 import { removeHeartbeat, writeHeartbeat } from '../core/workers/heartbeat';
+import { ThroughputHistory } from '../core/workers/throughput-history';
 import { ThroughputMeter } from '../core/workers/throughput-meter';
 import { MetricsServer } from './metrics-server';
 import { WebhookWorker } from './webhook-worker';
@@ -63,6 +64,9 @@ export class WorkerProcess {
   private readonly workers: Worker[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private readonly meter = new ThroughputMeter();
+  private readonly history = new ThroughputHistory();
+  /** CPU time and wall clock at the previous heartbeat (for its CPU percentage). */
+  private lastCpu = { usage: process.cpuUsage(), at: performance.now() };
   private documentsTotal = 0;
   private activeJobs = 0;
   private startedAt = new Date();
@@ -137,6 +141,7 @@ export class WorkerProcess {
             this.logger.child({ worker: this.id, task }),
             (n) => {
               this.meter.add(n);
+              this.history.add(task, n);
               this.documentsTotal += n;
             },
             // Every attempt of its chunk plus as many recoveries (stalls, reconciles).
@@ -214,7 +219,7 @@ export class WorkerProcess {
     const parsed = chunkJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid chunk job payload: ${parsed.error.message}`);
     const data = parsed.data;
-    this.activeJobs++;
+    if (this.activeJobs++ === 0) this.meter.busy(true);
     try {
       return await this.pipelines.get(task)!.process(data);
     } catch (err) {
@@ -242,7 +247,7 @@ export class WorkerProcess {
       }
       throw err;
     } finally {
-      this.activeJobs--;
+      if (--this.activeJobs === 0) this.meter.busy(false);
     }
   }
 
@@ -250,6 +255,17 @@ export class WorkerProcess {
     if (!this.redis) return;
     // The most recent tensor batch of any task.
     const last = [...this.pipelines.values()].map((p) => p.stats).sort((a, b) => b.lastAt - a.lastAt)[0];
+    const cpu = process.cpuUsage();
+    const at = performance.now();
+    const cpuMicros = cpu.user - this.lastCpu.usage.user + (cpu.system - this.lastCpu.usage.system);
+    const cpuPercent = at > this.lastCpu.at ? (cpuMicros / ((at - this.lastCpu.at) * 1000)) * 100 : 0;
+    this.lastCpu = { usage: cpu, at };
+    // The throughput history first: a failed write keeps its counts for the next beat.
+    await this.history
+      .flush(this.redis, this.config.QUEUE_PREFIX)
+      .catch((err: unknown) =>
+        this.logger.debug({ err: { message: (err as Error).message } }, 'throughput history not written'),
+      );
     await writeHeartbeat(
       this.redis,
       this.config.QUEUE_PREFIX,
@@ -269,6 +285,9 @@ export class WorkerProcess {
         last_tensor_batch_size: last?.lastTensorBatchSize ?? 0,
         last_padding_ratio: Math.round((last?.lastPaddingRatio ?? 0) * 1000) / 1000,
         documents_total: this.documentsTotal,
+        cpu_percent: Math.round(cpuPercent * 10) / 10,
+        cpu_cores: os.availableParallelism(),
+        rss_bytes: process.memoryUsage.rss(),
       },
       ttlMs,
     );
@@ -291,6 +310,7 @@ export class WorkerProcess {
     await closing;
     for (const untrack of this.untrack.splice(0)) untrack();
     await Promise.all([...this.inference.values()].map((i) => i.stop()));
+    if (this.redis) await this.history.flush(this.redis, this.config.QUEUE_PREFIX).catch(() => undefined);
     if (this.redis)
       await removeHeartbeat(this.redis, this.config.QUEUE_PREFIX, this.id).catch(() => undefined);
     await this.metricsServer?.close();

@@ -19,13 +19,20 @@ import { DASHBOARD_CSS } from './assets/dashboard-css';
 import { DASHBOARD_JS } from './assets/dashboard-js';
 import type { BatchActions } from './batch-actions';
 import { coreBatchActions } from './batch-actions';
+import { redeliver } from '../../core/webhooks';
+import { readThroughput } from '../../core/workers';
+import type { ThroughputSeries } from '../../core/workers';
 import {
+  batchThroughput,
+  errorOverview,
   getDashboardBatch,
   isBatchStatus,
   listDashboardBatches,
   listFailedDocuments,
   listTenants,
   listWebhookDeliveries,
+  taskBacklog,
+  tenantOverview,
 } from './dashboard-queries';
 import type { BatchFilters, DashboardBatch } from './dashboard-queries';
 import { queuesBoard } from './queues-board';
@@ -34,8 +41,18 @@ import type { WorkerSource } from './worker-source';
 import { heartbeatWorkerSource } from './worker-source';
 import { batchView, canCancel, canRetry } from './views/batch-view';
 import { batchesView } from './views/batches-view';
+import { errorsView } from './views/errors-view';
+import {
+  THROUGHPUT_RANGES,
+  backlogSection,
+  isThroughputRange,
+  throughputSection,
+} from './views/overview-view';
+import type { ThroughputRange } from './views/overview-view';
+import { tenantsView } from './views/tenants-view';
 import { ADMIN_BASE, DASHBOARD_CSP } from './views/layout';
 import { loginView, messageView } from './views/login-view';
+import { html } from './views/html';
 import { workersPanel } from './views/workers-view';
 
 /** What the dashboard needs beyond the API context; tests may replace parts. */
@@ -288,14 +305,41 @@ export function adminRouter(
     }
   };
 
+  const parseRange = (req: Request): ThroughputRange => {
+    const range = queryString(req, 'range') ?? '1h';
+    if (!isThroughputRange(range)) {
+      throw new AppError(
+        'INVALID_REQUEST',
+        `\`range\` must be one of ${Object.keys(THROUGHPUT_RANGES).join(', ')}.`,
+      );
+    }
+    return range;
+  };
+  /** The throughput history, or null when Redis cannot be reached (the page still renders). */
+  const loadThroughput = async (range: ThroughputRange): Promise<ThroughputSeries | null> => {
+    try {
+      return await readThroughput(ctx.redis, config.QUEUE_PREFIX, {
+        to: Date.now(),
+        ...THROUGHPUT_RANGES[range],
+        tasks: TASKS,
+      });
+    } catch (err) {
+      if (!isUnavailableError(err)) throw err;
+      return null;
+    }
+  };
+
   router.get(
     '/',
     handle(async (req, res) => {
       const filters = parseFilters(req, 50);
-      const [page, tenants, workers] = await Promise.all([
+      const range = parseRange(req);
+      const [page, tenants, workers, throughput, backlog] = await Promise.all([
         listDashboardBatches(pool, filters),
         listTenants(pool),
         loadWorkers(),
+        loadThroughput(range),
+        taskBacklog(pool, TASKS),
       ]);
       const p = adminOf(res);
       sendPage(
@@ -306,6 +350,7 @@ export function adminRouter(
           page,
           tenants,
           workers,
+          overview: html`${throughputSection(throughput, range)}${backlogSection(backlog)}`,
           csrf: p.via === 'cookie' ? csrfTokenOf(res, sessions) : undefined,
           bearer: p.via === 'bearer',
         }),
@@ -323,9 +368,10 @@ export function adminRouter(
     '/batches/:id',
     handle(async (req, res) => {
       const batch = await loadBatch(param(req, 'id'));
-      const [failed, deliveries] = await Promise.all([
+      const [failed, deliveries, throughput] = await Promise.all([
         listFailedDocuments(pool, batch.id),
         listWebhookDeliveries(pool, batch.id),
+        batchThroughput(pool, batch),
       ]);
       sendPage(
         res,
@@ -334,6 +380,7 @@ export function adminRouter(
           batch,
           failed,
           deliveries,
+          throughput,
           csrf: csrfTokenOf(res, sessions),
           bearer: adminOf(res).via === 'bearer',
           notice: typeof req.query.notice === 'string' ? req.query.notice : undefined,
@@ -362,6 +409,93 @@ export function adminRouter(
     );
   }
 
+  // Redelivery of a webhook delivery: the same core operation as
+  // `POST /v1/batches/{id}/webhook_deliveries/{delivery_id}/redeliver`, across tenants.
+  router.post(
+    '/batches/:id/webhook_deliveries/:delivery_id/redeliver',
+    handle(async (req, res) => {
+      const batch = await loadBatch(param(req, 'id'));
+      const deliveryId = param(req, 'delivery_id');
+      const row = deliveryId.length <= 64 ? await redeliver(pool, batch.id, deliveryId) : null;
+      if (!row) throw new AppError('NOT_FOUND', `No webhook delivery ${deliveryId} for batch ${batch.id}.`);
+      log.info(
+        {
+          batchId: batch.id,
+          tenantId: batch.tenant.id,
+          deliveryId,
+          action: 'redeliver',
+          via: adminOf(res).via,
+        },
+        'admin action',
+      );
+      if (req.accepts(['html', 'json']) === 'json') {
+        const [delivery] = (await listWebhookDeliveries(pool, batch.id)).filter((d) => d.id === deliveryId);
+        res.status(202).json({ delivery });
+        return;
+      }
+      res.redirect(303, `${ADMIN_BASE}/batches/${encodeURIComponent(batch.id)}?notice=redelivered`);
+    }),
+  );
+
+  router.get(
+    '/errors',
+    handle(async (req, res) => {
+      const code = queryString(req, 'code');
+      const overview = await errorOverview(pool, code);
+      const p = adminOf(res);
+      sendPage(
+        res,
+        200,
+        errorsView({
+          overview,
+          code,
+          csrf: p.via === 'cookie' ? csrfTokenOf(res, sessions) : undefined,
+          bearer: p.via === 'bearer',
+        }),
+      );
+    }),
+  );
+  router.get(
+    '/tenants',
+    handle(async (_req, res) => {
+      const p = adminOf(res);
+      sendPage(
+        res,
+        200,
+        tenantsView({
+          tenants: await tenantOverview(pool),
+          csrf: p.via === 'cookie' ? csrfTokenOf(res, sessions) : undefined,
+          bearer: p.via === 'bearer',
+        }),
+      );
+    }),
+  );
+
+  router.get(
+    '/api/errors',
+    handle(async (req, res) => {
+      res.json(await errorOverview(pool, queryString(req, 'code')));
+    }),
+  );
+  router.get(
+    '/api/backlog',
+    handle(async (_req, res) => {
+      res.json({ object: 'list', data: await taskBacklog(pool, TASKS) });
+    }),
+  );
+  router.get(
+    '/api/throughput',
+    handle(async (req, res) => {
+      const range = parseRange(req);
+      const t = await loadThroughput(range);
+      if (!t)
+        throw new AppError('UNAVAILABLE', 'Redis cannot be reached; retry shortly.', undefined, {
+          'Retry-After': '5',
+        });
+      res.json({ range, ...t });
+    }),
+  );
+
   router.get(
     '/api/batches',
     handle(async (req, res) => {
@@ -372,11 +506,13 @@ export function adminRouter(
     '/api/batches/:id',
     handle(async (req, res) => {
       const batch = await loadBatch(param(req, 'id'));
-      const [failed, deliveries] = await Promise.all([
+      const [failed, deliveries, throughput] = await Promise.all([
         listFailedDocuments(pool, batch.id),
         listWebhookDeliveries(pool, batch.id),
+        req.query.throughput === '1' ? batchThroughput(pool, batch) : undefined,
       ]);
       res.json({
+        ...(throughput !== undefined ? { throughput } : {}),
         batch,
         can_cancel: canCancel(batch),
         can_retry: canRetry(batch),

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import type { Express, Router } from 'express';
+import { CHUNK_QUEUES, WEBHOOK_QUEUE } from '../../core/queue/catalog';
 import type { QueueSet } from '../../core/queue/queues';
 
 type RenderCallback = (err: Error | null, html?: string) => void;
@@ -32,6 +33,49 @@ export const QUEUES_CSP = [
   "object-src 'none'",
 ].join('; ');
 
+type JobStatus = ReturnType<BullMQAdapter['getJobStatuses']>[number];
+
+/**
+ * Job states a queue never keeps, so bull-board's tab for them would always be empty: chunk jobs
+ * are removed on completion (src/core/queue/enqueue-chunks.ts; their history is the dashboard's
+ * throughput chart), webhook attempt jobs on completion and on failure (src/workers/webhook-relay.ts;
+ * the attempts are in each batch's webhook deliveries).
+ */
+export const UNKEPT_STATES: Readonly<Record<string, readonly string[]>> = {
+  ...Object.fromEntries(CHUNK_QUEUES.map((q) => [q, ['completed']])),
+  [WEBHOOK_QUEUE]: ['completed', 'failed'],
+};
+
+const DESCRIPTIONS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(
+    CHUNK_QUEUES.map((q) => [
+      q,
+      'Chunk jobs (ranges of a batch). Completed jobs are removed at once: see the throughput chart on the Batches page.',
+    ]),
+  ),
+  [WEBHOOK_QUEUE]:
+    'Webhook attempts. Jobs are removed when done: each batch page lists its deliveries and attempts.',
+};
+
+/** A BullMQ adapter without the tabs of the states its queue never keeps. */
+class KeptStatesAdapter extends BullMQAdapter {
+  constructor(
+    queue: ConstructorParameters<typeof BullMQAdapter>[0],
+    private readonly unkept: readonly string[],
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+  ) {
+    super(queue, options);
+  }
+
+  override getJobStatuses(): JobStatus[] {
+    return super.getJobStatuses().filter((s) => !this.unkept.includes(s));
+  }
+
+  override getStatuses(): ReturnType<BullMQAdapter['getStatuses']> {
+    return super.getStatuses().filter((s) => !this.unkept.includes(s));
+  }
+}
+
 /**
  * bull-board for every queue of the platform (ALL_QUEUES, through the API process's QueueSet),
  * to mount at `basePath`. Authentication and CSRF checks are the caller's middleware.
@@ -43,7 +87,13 @@ export function queuesBoard(
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(o.basePath);
   createBullBoard({
-    queues: queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: o.readOnly })),
+    queues: queues.all().map(
+      (q) =>
+        new KeptStatesAdapter(q, UNKEPT_STATES[q.name] ?? [], {
+          readOnlyMode: o.readOnly,
+          ...(DESCRIPTIONS[q.name] ? { description: DESCRIPTIONS[q.name] } : {}),
+        }),
+    ),
     serverAdapter,
     options: {
       uiConfig: {

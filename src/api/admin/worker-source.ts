@@ -23,6 +23,9 @@ export function toWorkerView(hb: WorkerHeartbeat): WorkerView {
     bucket_seconds: hb.series_bucket_s,
     documents_total: hb.documents_total,
     last_seen: hb.updated_at,
+    cpu_percent: typeof hb.cpu_percent === 'number' ? hb.cpu_percent : null,
+    cpu_cores: typeof hb.cpu_cores === 'number' ? hb.cpu_cores : null,
+    rss_bytes: typeof hb.rss_bytes === 'number' ? hb.rss_bytes : null,
   };
 }
 

@@ -33,6 +33,15 @@ export interface WorkerHeartbeat {
   last_padding_ratio: number;
   /** Documents finished since start. */
   documents_total: number;
+  /**
+   * CPU time of the process (main thread and its inference threads) over the last heartbeat
+   * period, percent of one core (above 100 with several threads busy). Absent from older workers.
+   */
+  cpu_percent?: number;
+  /** Cores the process may use (`os.availableParallelism()`). */
+  cpu_cores?: number;
+  /** Resident set size of the process, bytes. */
+  rss_bytes?: number;
 }
 
 export function heartbeatKey(prefix: string, id: string): string {

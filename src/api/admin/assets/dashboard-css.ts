@@ -54,4 +54,22 @@ button.danger { background: #fff; border-color: var(--bad); color: var(--bad); }
 section.login { max-width: 380px; margin: 60px auto; }
 section.login form { display: flex; flex-direction: column; gap: 8px; }
 details summary { cursor: pointer; color: var(--muted); font-size: 12px; }
+.overview { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 20px; align-items: start; }
+.overview > .card { margin-bottom: 20px; }
+@media (max-width: 1000px) { .overview { grid-template-columns: 1fr; } }
+figure.timechart { margin: 0; }
+figure.timechart svg { display: block; max-height: 260px; }
+figure.timechart .grid line { stroke: var(--line); }
+figure.timechart .xaxis line { stroke: #98a2b3; }
+figure.timechart text { fill: var(--muted); font-size: 11px; }
+figure.timechart text.axis-title { fill: var(--fg); font-size: 12px; }
+figure.timechart polyline.series { fill: none; stroke-width: 1.8; stroke-linejoin: round; }
+.series-0 { stroke: var(--accent); } .series-1 { stroke: #d97706; } .series-2 { stroke: #7c3aed; } .series-3 { stroke: #0d9488; }
+figure.timechart polyline.series-0 { stroke-width: 2.4; }
+#batch-throughput .series-1 { stroke: var(--bad); }
+figcaption { display: flex; justify-content: space-between; align-items: center; gap: 12px; flex-wrap: wrap; margin-top: 4px; }
+ul.legend { list-style: none; display: flex; gap: 14px; margin: 0; padding: 0; font-size: 12px; }
+ul.legend svg line { stroke-width: 3; }
+nav.ranges { display: flex; gap: 10px; font-size: 13px; }
+td form { margin: 0; }
 `;

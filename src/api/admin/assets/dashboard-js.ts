@@ -22,6 +22,17 @@ export const DASHBOARD_JS = String.raw`'use strict';
     if (r === null || r === undefined || !isFinite(r)) return '\u2014';
     return r < 100 ? r.toFixed(1) + '/s' : fmtCount(r) + '/s';
   }
+  function fmtBytes(n) {
+    if (n === null || n === undefined || !isFinite(n)) return '\u2014';
+    if (n < 1024) return n + ' B';
+    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+    if (n < 1073741824) return (n / 1048576).toFixed(1) + ' MiB';
+    return (n / 1073741824).toFixed(2) + ' GiB';
+  }
+  function fmtCpu(w) {
+    if (w.cpu_percent === null || w.cpu_percent === undefined) return '\u2014';
+    return w.cpu_percent.toFixed(1) + ' %' + (w.cpu_cores ? ' \u00b7 ' + w.cpu_cores + ' cores' : '');
+  }
   function fmtTime(iso) { return iso ? iso.slice(0, 19).replace('T', ' ') + ' UTC' : '\u2014'; }
   function isLive(status) { return status === 'queued' || status === 'running' || status === 'cancelling'; }
 
@@ -156,7 +167,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var tr0 = el('tr', null, 'empty');
       var td0 = el('td', p.unavailable ? 'Worker status is unavailable: Redis cannot be reached.' :
         'No worker is connected. Start one with npm run start:worker.');
-      td0.setAttribute('colspan', '8');
+      td0.setAttribute('colspan', '10');
       tr0.appendChild(td0);
       tbody.appendChild(tr0);
       return;
@@ -179,6 +190,12 @@ export const DASHBOARD_JS = String.raw`'use strict';
       rate.appendChild(document.createTextNode(' ' + fmtRate(w.docs_per_s_now)));
       rate.appendChild(el('div', fmtCount(w.documents_total) + ' since start', 'muted small'));
       tr.appendChild(rate);
+      var cpu = el('td', fmtCpu(w));
+      cpu.setAttribute('data-field', 'cpu');
+      tr.appendChild(cpu);
+      var rss = el('td', fmtBytes(w.rss_bytes));
+      rss.setAttribute('data-field', 'rss');
+      tr.appendChild(rss);
       tr.appendChild(el('td', fmtTime(w.last_seen)));
       tbody.appendChild(tr);
     });
@@ -200,9 +217,29 @@ export const DASHBOARD_JS = String.raw`'use strict';
       if (notice && firstPage && unseen > 0) notice.hidden = false;
     });
     if (document.getElementById('workers')) poll('/admin/api/workers', renderWorkers);
+    var backlog = document.querySelector('[data-table="backlog"]');
+    if (backlog) poll('/admin/api/backlog', function (body) {
+      body.data.forEach(function (r) {
+        var row = backlog.querySelector('tr[data-task="' + CSS.escape(r.task) + '"]');
+        if (!row) return;
+        setText(row, '[data-field="queued"]', fmtCount(r.queued));
+        setText(row, '[data-field="running"]', fmtCount(r.running));
+        setText(row, '[data-field="batches"]', fmtCount(r.batches));
+        var oldest = row.querySelector('[data-field="oldest"]');
+        if (oldest) {
+          clear(oldest);
+          if (!r.oldest_queued_at) oldest.textContent = '\u2014';
+          else {
+            oldest.appendChild(document.createTextNode(fmtTime(r.oldest_queued_at)));
+            oldest.appendChild(el('div', 'waiting ' + fmtDuration((Date.now() - Date.parse(r.oldest_queued_at)) / 1000), 'muted small'));
+          }
+        }
+      });
+    });
   }
 
   function failedRows(tbody, docs) {
+    if (!changed(tbody, docs)) return;
     clear(tbody);
     if (docs.length === 0) {
       var tr0 = el('tr', null, 'empty');
@@ -227,18 +264,47 @@ export const DASHBOARD_JS = String.raw`'use strict';
     });
   }
 
-  function deliveryRows(tbody, list) {
+  function redeliverForm(batchId, d) {
+    var form = el('form');
+    form.setAttribute('method', 'post');
+    form.setAttribute('action', '/admin/batches/' + encodeURIComponent(batchId) + '/webhook_deliveries/' +
+      encodeURIComponent(d.id) + '/redeliver');
+    form.setAttribute('data-action', 'redeliver');
+    form.setAttribute('data-confirm', 'Send ' + d.event_type + ' (' + d.id + ') again to ' + d.url + '?');
+    var token = document.querySelector('input[name="_csrf"]');
+    var input = el('input');
+    input.setAttribute('type', 'hidden');
+    input.setAttribute('name', '_csrf');
+    input.setAttribute('value', token ? token.getAttribute('value') : '');
+    form.appendChild(input);
+    var button = el('button', 'Redeliver');
+    button.setAttribute('type', 'submit');
+    form.appendChild(button);
+    return form;
+  }
+
+  /** Rebuilds a table body only when its data changed (a click on a button in it is not lost). */
+  function changed(tbody, data) {
+    var key = JSON.stringify(data);
+    if (tbody.getAttribute('data-rendered') === key) return false;
+    tbody.setAttribute('data-rendered', key);
+    return true;
+  }
+
+  function deliveryRows(tbody, list, batchId) {
+    if (!changed(tbody, list)) return;
     clear(tbody);
     if (list.length === 0) {
       var tr0 = el('tr', null, 'empty');
       var td0 = el('td', 'No webhook deliveries.');
-      td0.setAttribute('colspan', '6');
+      td0.setAttribute('colspan', '7');
       tr0.appendChild(td0);
       tbody.appendChild(tr0);
       return;
     }
     list.forEach(function (d) {
       var tr = el('tr');
+      tr.setAttribute('data-delivery-id', d.id);
       var ev = el('td');
       ev.appendChild(el('code', d.event_type));
       ev.appendChild(el('div', d.id, 'muted small'));
@@ -263,6 +329,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
       tr.appendChild(err);
       tr.appendChild(el('td', d.delivered_at ? 'delivered ' + fmtTime(d.delivered_at) :
         d.next_attempt_at ? 'next ' + fmtTime(d.next_attempt_at) : '\u2014', 'small'));
+      var act = el('td');
+      act.appendChild(redeliverForm(batchId, d));
+      tr.appendChild(act);
       tbody.appendChild(tr);
     });
   }
@@ -289,7 +358,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var failed = document.querySelector('[data-table="failed"] tbody');
       if (failed) failedRows(failed, body.failed_documents);
       var deliveries = document.querySelector('[data-table="deliveries"] tbody');
-      if (deliveries) deliveryRows(deliveries, body.webhook_deliveries);
+      if (deliveries) deliveryRows(deliveries, body.webhook_deliveries, section.getAttribute('data-batch-id'));
     });
   }
 

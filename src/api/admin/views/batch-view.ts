@@ -1,4 +1,10 @@
-import type { DashboardBatch, FailedDocument, WebhookDeliveryView } from '../dashboard-queries';
+import type {
+  BatchThroughput,
+  DashboardBatch,
+  FailedDocument,
+  WebhookDeliveryView,
+} from '../dashboard-queries';
+import { timeChart } from './chart';
 import { progressBar, progressText, statusBadge } from './components';
 import { formatCount, formatDuration, formatRate, formatTime } from './format';
 import { html } from './html';
@@ -9,7 +15,11 @@ import { ADMIN_BASE, layout } from './layout';
 export const NOTICES: Record<string, string> = {
   cancelled: 'Cancellation requested: queued documents were cancelled; documents already running may finish.',
   retried: 'Failed documents were requeued.',
+  redelivered: 'Webhook redelivery queued: a new attempt is sent now (same webhook-id and payload).',
 };
+
+/** Columns of the webhook deliveries table. */
+export const DELIVERY_COLUMNS = 7;
 
 const ACTIVE = new Set(['queued', 'running']);
 
@@ -100,14 +110,27 @@ export function failedDocumentsRows(docs: FailedDocument[]): SafeHtml {
   )}`;
 }
 
-export function deliveriesRows(deliveries: WebhookDeliveryView[]): SafeHtml {
+/** The redeliver button of a delivery (a form posting to the dashboard, with the CSRF token). */
+function redeliverForm(batchId: string, d: WebhookDeliveryView, csrf: string): SafeHtml {
+  return html`<form
+    method="post"
+    action="${ADMIN_BASE}/batches/${encodeURIComponent(batchId)}/webhook_deliveries/${encodeURIComponent(d.id)}/redeliver"
+    data-action="redeliver"
+    data-confirm="Send ${d.event_type} (${d.id}) again to ${d.url}?"
+  >
+    <input type="hidden" name="_csrf" value="${csrf}" />
+    <button type="submit">Redeliver</button>
+  </form>`;
+}
+
+export function deliveriesRows(batchId: string, deliveries: WebhookDeliveryView[], csrf: string): SafeHtml {
   if (deliveries.length === 0)
     return html`<tr class="empty">
-      <td colspan="6">No webhook deliveries.</td>
+      <td colspan="${DELIVERY_COLUMNS}">No webhook deliveries.</td>
     </tr>`;
   return html`${deliveries.map(
     (d) =>
-      html`<tr>
+      html`<tr data-delivery-id="${d.id}">
         <td>
           <code>${d.event_type}</code>
           <div class="muted small">${d.id}</div>
@@ -138,6 +161,7 @@ export function deliveriesRows(deliveries: WebhookDeliveryView[]): SafeHtml {
         <td class="small">
           ${d.delivered_at ? html`delivered ${formatTime(d.delivered_at)}` : d.next_attempt_at ? html`next ${formatTime(d.next_attempt_at)}` : '—'}
         </td>
+        <td>${redeliverForm(batchId, d, csrf)}</td>
       </tr>`,
   )}`;
 }
@@ -176,6 +200,7 @@ export function batchView(o: {
   batch: DashboardBatch;
   failed: FailedDocument[];
   deliveries: WebhookDeliveryView[];
+  throughput: BatchThroughput | null;
   csrf: string;
   bearer?: boolean;
   notice?: string;
@@ -230,6 +255,24 @@ export function batchView(o: {
           </div>
         </div>
       </section>
+      <section class="card" id="batch-throughput" aria-labelledby="batch-throughput-title">
+        <h2 id="batch-throughput-title">Throughput of this batch</h2>
+        ${
+          o.throughput
+            ? timeChart({
+                id: 'batch',
+                label: `Documents per second of batch ${b.id} since it started`,
+                start: o.throughput.start,
+                binSeconds: o.throughput.bin_seconds,
+                series: [
+                  { name: 'finished', key: 'finished', values: o.throughput.documents },
+                  { name: 'failed', key: 'failed', values: o.throughput.failed },
+                ],
+              })
+            : html`<p class="muted">Not started yet.</p>`
+        }
+        <p class="muted small">From the documents' finish times; drawn when the page loads.</p>
+      </section>
       <section class="card" aria-labelledby="failed-title">
         <h2 id="failed-title">
           Failed documents <span class="muted" data-count="failed">${formatCount(b.counts.failed)}</span>
@@ -263,10 +306,11 @@ export function batchView(o: {
               <th>Attempts</th>
               <th>Last error</th>
               <th>When</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
-            ${deliveriesRows(o.deliveries)}
+            ${deliveriesRows(b.id, o.deliveries, o.csrf)}
           </tbody>
         </table>
       </section>`,

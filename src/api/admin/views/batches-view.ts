@@ -67,6 +67,8 @@ export function batchesView(o: {
   page: BatchPage;
   tenants: Array<{ id: string; name: string }>;
   workers: WorkersPanel;
+  /** The throughput chart and backlog cards (overview-view.ts). */
+  overview: SafeHtml;
   csrf?: string;
   bearer?: boolean;
 }): string {
@@ -78,7 +80,8 @@ export function batchesView(o: {
     page: 'batches',
     csrf: o.csrf,
     bearer: o.bearer,
-    body: html`${workersSection(o.workers)}
+    body: html`<div class="overview">${o.overview}</div>
+      ${workersSection(o.workers)}
       <section class="card" aria-labelledby="batches-title">
         <div class="section-head">
           <h2 id="batches-title">Batches</h2>

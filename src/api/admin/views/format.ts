@@ -31,3 +31,12 @@ export function formatTime(iso: string | null | undefined): string {
 export function percent(part: number, total: number): number {
   return total > 0 ? (part / total) * 100 : 0;
 }
+
+/** Bytes as `512 B`, `12.3 MiB`, `1.50 GiB`; `—` when null. */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

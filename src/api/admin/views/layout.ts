@@ -24,7 +24,7 @@ export const DASHBOARD_CSP = [
 export interface LayoutOptions {
   title: string;
   /** Which navigation entry is current. */
-  nav?: 'batches' | 'queues';
+  nav?: 'batches' | 'errors' | 'tenants' | 'queues';
   /** CSRF token for the logout form; omit on the login page. */
   csrf?: string;
   /** Logged in with a bearer token (no logout form). */
@@ -54,6 +54,12 @@ export function layout(o: LayoutOptions): string {
               ? html`<nav>
                     <a href="${ADMIN_BASE}" ${o.nav === 'batches' ? html` aria-current="page"` : ''}
                       >Batches</a
+                    >
+                    <a href="${ADMIN_BASE}/errors" ${o.nav === 'errors' ? html` aria-current="page"` : ''}
+                      >Errors</a
+                    >
+                    <a href="${ADMIN_BASE}/tenants" ${o.nav === 'tenants' ? html` aria-current="page"` : ''}
+                      >Tenants</a
                     >
                     <a href="${ADMIN_BASE}/queues" ${o.nav === 'queues' ? html` aria-current="page"` : ''}
                       >Queues</a

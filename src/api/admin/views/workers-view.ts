@@ -1,4 +1,4 @@
-import { formatRate, formatTime } from './format';
+import { formatBytes, formatRate, formatTime } from './format';
 import { html } from './html';
 import type { SafeHtml } from './html';
 import { sparkline } from './components';
@@ -28,6 +28,12 @@ export interface WorkerView {
   /** Length of one bucket, seconds. */
   bucket_seconds: number;
   last_seen: string;
+  /** CPU of the worker process over its last heartbeat period, percent of one core (null: not reported). */
+  cpu_percent: number | null;
+  /** Cores the process may use (null: not reported). */
+  cpu_cores: number | null;
+  /** Resident memory of the worker process, bytes (null: not reported). */
+  rss_bytes: number | null;
 }
 
 export interface WorkersPanel {
@@ -37,6 +43,15 @@ export interface WorkersPanel {
   bucket_seconds: number;
   /** True when the heartbeats could not be read (Redis unreachable): the list says nothing then. */
   unavailable?: boolean;
+}
+
+/** Columns of the worker table. */
+export const WORKER_COLUMNS = 10;
+
+/** `57.3 % · 4 cores` (percent of one core) (the client script has a twin). */
+export function formatCpu(w: Pick<WorkerView, 'cpu_percent' | 'cpu_cores'>): string {
+  if (w.cpu_percent === null) return '—';
+  return `${w.cpu_percent.toFixed(1)} %${w.cpu_cores ? ` · ${w.cpu_cores} cores` : ''}`;
 }
 
 /** Text of the worker table when it has no row. */
@@ -75,7 +90,9 @@ export function workersSection(p: WorkersPanel): SafeHtml {
         Workers <span class="muted" data-field="worker-count">${p.workers.length} connected</span>
       </h2>
       <div class="chart">
-        <span class="muted">documents/s, <span data-field="chart-window">${windowLabel(p)}</span></span>
+        <span class="muted"
+          >documents/s, all workers, <span data-field="chart-window">${windowLabel(p)}</span></span
+        >
         ${sparkline(p.total_docs_per_s, 'documents per second, all workers')}
         <strong data-field="total-rate">${formatRate(current)}</strong>
       </div>
@@ -90,6 +107,8 @@ export function workersSection(p: WorkersPanel): SafeHtml {
           <th>Tensor batch size</th>
           <th>Padding ratio</th>
           <th>Documents/s</th>
+          <th title="CPU time over the last heartbeat period, percent of one core">CPU (% of a core)</th>
+          <th>Memory (RSS)</th>
           <th>Last seen</th>
         </tr>
       </thead>
@@ -97,7 +116,7 @@ export function workersSection(p: WorkersPanel): SafeHtml {
         ${
           p.workers.length === 0
             ? html`<tr class="empty">
-                <td colspan="8">${emptyWorkersText(p)}</td>
+                <td colspan="${WORKER_COLUMNS}">${emptyWorkersText(p)}</td>
               </tr>`
             : p.workers.map(
                 (w) =>
@@ -115,6 +134,8 @@ export function workersSection(p: WorkersPanel): SafeHtml {
                       ${formatRate(w.docs_per_s_now)}
                       <div class="muted small">${w.documents_total.toLocaleString('en-US')} since start</div>
                     </td>
+                    <td data-field="cpu">${formatCpu(w)}</td>
+                    <td data-field="rss">${w.rss_bytes === null ? '—' : formatBytes(w.rss_bytes)}</td>
                     <td>${formatTime(w.last_seen)}</td>
                   </tr>`,
               )
