@@ -214,3 +214,79 @@ it('logs in, follows a running batch live, cancels it and shows the queues', asy
   expect(await page.locator('[data-table="deliveries"]').textContent()).toContain('batch.completed');
   await shot('06-batch-webhook');
 });
+
+it('shows throughput charts, the backlog, errors, tenants and worker resources, and redelivers a webhook', async () => {
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  const docs = documents(60);
+  docs[9] = { id: 'doc-10', text: '... ??? ...' }; // no tokens: fails with EMPTY_DOCUMENT
+  const b = await h.submit('acme', {
+    task: 'classification',
+    metadata: { project: 'charts' },
+    webhook_url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/docbatch`,
+    documents: docs,
+  });
+  await waitFor(
+    async () =>
+      (await h.db.pool.query('SELECT status FROM batches WHERE id = $1', [b.id])).rows[0].status ===
+      'completed',
+    'the chart batch to complete',
+    90_000,
+  );
+  const receivedBefore = received;
+
+  // Home page: the throughput chart (axes, a line per task) and the backlog per task.
+  await page.goto(`${h.url}/admin`);
+  const chart = page.locator('[data-chart="throughput"]');
+  await chart.waitFor();
+  expect(await chart.locator('polyline[data-series="classification"]').count()).toBe(1);
+  expect(await chart.locator('svg[role="img"]').textContent()).toContain('documents/s');
+  expect(await page.locator('[data-table="backlog"] tr[data-task="translation"]').count()).toBe(1);
+  // The worker panel shows CPU and memory (filled in by polling too).
+  await page.waitForFunction(
+    () =>
+      /MiB|GiB/.test(
+        (globalThis as unknown as { document: Doc }).document.querySelector('#workers [data-field="rss"]')
+          ?.textContent ?? '',
+      ),
+    undefined,
+    { timeout: 20_000 },
+  );
+  await shot('07-overview');
+
+  // The batch page: its own chart, then redeliver its webhook from the log.
+  await page.goto(`${h.url}/admin/batches/${b.id}`);
+  await page.locator('[data-chart="batch"]').waitFor();
+  await page.locator('[data-table="deliveries"]').getByText('succeeded').waitFor({ timeout: 30_000 });
+  await page.locator('#batch-throughput').scrollIntoViewIfNeeded();
+  await shot('08-batch-chart');
+  page.once('dialog', (d) => void d.accept());
+  await Promise.all([
+    page.waitForURL(`${h.url}/admin/batches/${b.id}?notice=redelivered`),
+    page.click('form[data-action="redeliver"] button'),
+  ]);
+  await waitFor(() => received > receivedBefore, 'the redelivered webhook', 30_000);
+  await page
+    .locator('[data-table="deliveries"] td')
+    .getByText(/^\s*2\s+\(last HTTP 200\)/)
+    .first()
+    .waitFor({ timeout: 20_000 });
+
+  // Errors across batches, linking to the batch.
+  await page.goto(`${h.url}/admin/errors`);
+  const code = page.locator('[data-table="error-codes"] tr[data-code="EMPTY_DOCUMENT"]');
+  await code.waitFor();
+  await shot('09-errors');
+  await Promise.all([
+    page.waitForURL(`${h.url}/admin/batches/${b.id}`),
+    page.locator(`[data-table="failures"] tr[data-batch-id="${b.id}"] a`).first().click(),
+  ]);
+
+  // Tenants.
+  await page.goto(`${h.url}/admin/tenants`);
+  await page.locator(`[data-table="tenants"] tr[data-tenant-id="${h.tenants.acme?.id}"]`).waitFor();
+  await shot('10-tenants');
+  expect(consoleErrors).toEqual([]);
+});

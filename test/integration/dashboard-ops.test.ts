@@ -207,8 +207,8 @@ describe('batch page', () => {
     expect(seriesSum(fig, 'finished')).toBe(DOCS);
     expect(seriesSum(fig, 'failed')).toBe(1);
     expect(fig).toContain('time (UTC)');
-    // A short batch: 10-second bins.
-    expect(fig).toContain('data-bin-seconds="10"');
+    // A batch of seconds: 1-second bins (at most 120 of them).
+    expect(fig).toContain('data-bin-seconds="1"');
     // Not started: no chart.
     expect(await page(`/admin/batches/${queuedId}`)).toContain('Not started yet.');
   });

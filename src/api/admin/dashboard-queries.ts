@@ -268,7 +268,7 @@ export async function taskBacklog(pool: Pool, tasks: readonly string[]): Promise
 }
 
 /** Bin lengths a batch's chart may use, seconds: the first that gives at most {@link MAX_BATCH_BINS}. */
-const BATCH_BINS = [10, 30, 60, 300, 900, 3600, 6 * 3600, 86_400];
+const BATCH_BINS = [1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86_400];
 export const MAX_BATCH_BINS = 120;
 
 export interface BatchThroughput {

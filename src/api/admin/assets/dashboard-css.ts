@@ -54,7 +54,7 @@ button.danger { background: #fff; border-color: var(--bad); color: var(--bad); }
 section.login { max-width: 380px; margin: 60px auto; }
 section.login form { display: flex; flex-direction: column; gap: 8px; }
 details summary { cursor: pointer; color: var(--muted); font-size: 12px; }
-.overview { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 20px; align-items: start; }
+.overview { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 20px; align-items: start; }
 .overview > .card { margin-bottom: 20px; }
 @media (max-width: 1000px) { .overview { grid-template-columns: 1fr; } }
 figure.timechart { margin: 0; }

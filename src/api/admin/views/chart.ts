@@ -30,7 +30,7 @@ export interface TimeChart {
 
 const W = 760;
 const H = 220;
-const M = { left: 56, right: 14, top: 12, bottom: 40 };
+const M = { left: 56, right: 28, top: 12, bottom: 40 };
 
 /** The smallest 1, 2 or 5 x 10^k at or above `v` (1 for 0). */
 export function niceCeiling(v: number): number {
@@ -60,6 +60,11 @@ export function chartPoints(values: readonly number[], binSeconds: number, max: 
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const x = (i: number) => M.left + (n > 1 ? (i / (n - 1)) * pw : pw / 2);
+  if (n === 1) {
+    // One bin spans the whole axis: a level line at its rate.
+    const y = (M.top + ph - ((values[0] ?? 0) / binSeconds / max) * ph).toFixed(1);
+    return `${M.left.toFixed(1)},${y} ${(M.left + pw).toFixed(1)},${y}`;
+  }
   return values
     .map((v, i) => `${x(i).toFixed(1)},${(M.top + ph - (v / binSeconds / max) * ph).toFixed(1)}`)
     .join(' ');
@@ -74,7 +79,10 @@ export function timeChart(c: TimeChart): SafeHtml {
   const span = n * c.binSeconds * 1000;
   const withDate = span > 86_400_000;
   const withSeconds = c.binSeconds < 60;
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
+  // Round steps: 50 -> 0, 10, ..., 50; 20 -> 0, 5, ..., 20; 2.5 -> 0, 0.5, ..., 2.5.
+  const lead = max / 10 ** Math.floor(Math.log10(max));
+  const steps = Math.abs(lead - 2) < 1e-9 ? 4 : 5;
+  const yTicks = Array.from({ length: steps + 1 }, (_, k) => (k * max) / steps);
   const xTickCount = Math.min(n, 7);
   const xTicks = Array.from({ length: xTickCount }, (_, k) =>
     xTickCount > 1 ? Math.round((k * (n - 1)) / (xTickCount - 1)) : 0,

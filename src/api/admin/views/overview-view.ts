@@ -66,10 +66,10 @@ export function backlogSection(rows: TaskBacklog[], now = Date.now()): SafeHtml 
       <thead>
         <tr>
           <th>Task</th>
-          <th>Queued documents</th>
-          <th>Running</th>
-          <th>Active batches</th>
-          <th>Oldest waiting batch</th>
+          <th title="Documents waiting for a worker">Queued</th>
+          <th title="Documents in progress">Running</th>
+          <th title="Batches queued, running or cancelling">Batches</th>
+          <th title="The oldest batch with queued documents">Oldest waiting</th>
         </tr>
       </thead>
       <tbody>
