@@ -252,7 +252,7 @@ export async function taskBacklog(pool: Pool, tasks: readonly string[]): Promise
   }>(
     `SELECT task, count(*)::int AS batches, sum(queued_count)::text AS queued, sum(running_count)::text AS running,
             min(created_at) FILTER (WHERE queued_count > 0) AS oldest
-       FROM batches WHERE status IN ('queued', 'running', 'cancelling') GROUP BY task`,
+       FROM batches WHERE status IN ('queued', 'running', 'cancelling') AND deleted_at IS NULL GROUP BY task`,
   );
   const byTask = new Map(res.rows.map((r) => [r.task, r]));
   return tasks.map((task) => {
@@ -361,7 +361,7 @@ export interface ErrorOverview {
 
 const RECENT_FAILED_BATCHES = `SELECT b.id, b.tenant_id, b.task, b.status, b.failed_count, b.total, b.error,
        b.created_at, b.finished_at
-  FROM batches b WHERE b.failed_count > 0 OR b.status = 'failed'
+  FROM batches b WHERE (b.failed_count > 0 OR b.status = 'failed') AND b.deleted_at IS NULL
  ORDER BY b.created_at DESC, b.id DESC LIMIT $1`;
 
 /**
@@ -507,7 +507,7 @@ export async function tenantOverview(pool: Pool, limit = 500): Promise<TenantOve
                                   coalesce(sum(completed_count), 0)::text AS completed,
                                   coalesce(sum(failed_count), 0)::text AS failed,
                                   max(created_at) AS last_batch_at
-                             FROM batches WHERE tenant_id = t.id) b
+                             FROM batches WHERE tenant_id = t.id AND deleted_at IS NULL) b
       ORDER BY t.name LIMIT $1`,
     [limit],
   );
