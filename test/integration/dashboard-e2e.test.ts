@@ -260,6 +260,17 @@ it('shows throughput charts, the backlog, errors, tenants and worker resources, 
   await page.goto(`${h.url}/admin/batches/${b.id}`);
   await page.locator('[data-chart="batch"]').waitFor();
   await page.locator('[data-table="deliveries"]').getByText('succeeded').waitFor({ timeout: 30_000 });
+  // Polling leaves the server-rendered rows alone while their data is unchanged (a click on
+  // Redeliver is never lost to a re-render).
+  await page.reload();
+  const firstRow = page.locator('[data-table="deliveries"] tbody tr').first();
+  await firstRow.evaluate((e) =>
+    (e as unknown as { setAttribute(k: string, v: string): void }).setAttribute('data-marker', '1'),
+  );
+  const updated = async () => Number((await page.locator('body').getAttribute('data-updated')) ?? 0);
+  const polledAt = await waitFor(updated, 'a first poll', 15_000, 100);
+  await waitFor(async () => (await updated()) > polledAt, 'a second poll', 15_000, 100);
+  expect(await page.locator('[data-table="deliveries"] tbody tr[data-marker="1"]').count()).toBe(1);
   await page.locator('#batch-throughput').scrollIntoViewIfNeeded();
   await shot('08-batch-chart');
   page.once('dialog', (d) => void d.accept());

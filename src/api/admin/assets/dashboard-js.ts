@@ -283,7 +283,10 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return form;
   }
 
-  /** Rebuilds a table body only when its data changed (a click on a button in it is not lost). */
+  /**
+   * Rebuilds a table body only when its data changed (a click on a button in it is not lost); the
+   * server writes the JSON of the data it rendered into data-rendered.
+   */
   function changed(tbody, data) {
     var key = JSON.stringify(data);
     if (tbody.getAttribute('data-rendered') === key) return false;

@@ -290,7 +290,7 @@ export function batchView(o: {
               <th>Attempts</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody data-rendered="${JSON.stringify(o.failed)}">
             ${failedDocumentsRows(o.failed)}
           </tbody>
         </table>
@@ -309,7 +309,7 @@ export function batchView(o: {
               <th></th>
             </tr>
           </thead>
-          <tbody>
+          <tbody data-rendered="${JSON.stringify(o.deliveries)}">
             ${deliveriesRows(b.id, o.deliveries, o.csrf)}
           </tbody>
         </table>
