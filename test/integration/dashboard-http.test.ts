@@ -426,7 +426,7 @@ describe('configuration', () => {
     }
   });
 
-  it('keeps showing batches while Redis is down, and says so in the worker panel', async () => {
+  it('keeps showing batches while Redis is down, and says so in the worker panel and the throughput chart', async () => {
     const proxy = new TcpProxy('127.0.0.1', Number(new URL(h.env.redisUrl).port || 6379));
     await proxy.start();
     const d = await startDashboard({
@@ -454,6 +454,13 @@ describe('configuration', () => {
       const text = await page.text();
       expect(text).toContain('Redis cannot be reached');
       expect(text).toContain(acmeBatch);
+      // The throughput history lives in Redis: the chart says so, the rest of the page is there.
+      expect(text).toContain('data-field="throughput-unavailable"');
+      expect(text).toContain('data-table="backlog"');
+      const history = await fetch(`${d.url}/admin/api/throughput`, { headers: auth });
+      expect(history.status).toBe(503);
+      expect(history.headers.get('retry-after')).toBe('5');
+      expect(((await history.json()) as { error: { code: string } }).error.code).toBe('UNAVAILABLE');
     } finally {
       await d.stop();
       await proxy.stop();
