@@ -9,6 +9,7 @@ import { AppError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { httpRequestDuration, httpRequestsTotal } from '../core/metrics';
 import { sampleQueueDepth } from './queue-depth';
+import { setMetricsTenantLimit } from '../core/usage';
 import { initTfBackend } from '../core/models/backend';
 import { ModelRegistry } from '../core/models/registry';
 import type { QueueSet } from '../core/queue/queues';
@@ -109,6 +110,7 @@ function backendResolver(ctx: ApiContext): () => Promise<string> {
 export function createApp(ctx: ApiContext): Express {
   const app = express();
   setRetentionDays(ctx.config.RETENTION_DAYS);
+  setMetricsTenantLimit(ctx.config.METRICS_TENANT_LIMIT);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 

@@ -4,6 +4,7 @@ import { AppError, ConfigError, ServiceUnavailableError } from '../core/errors';
 import { DocBatchError } from '../sdk';
 import type { CliContext } from './cli-context';
 import { cancelOrRetry, deleteBatch, list, models, results, status } from './commands/batch-commands';
+import { usage } from './commands/usage';
 import { submit } from './commands/submit';
 import { CsvError } from './inputs/csv-parser';
 import { InputError } from './inputs/read-documents';
@@ -46,6 +47,7 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   cancel: {},
   retry: {},
   delete: {},
+  usage: { start: { type: 'string' }, end: { type: 'string' }, 'group-by': { type: 'string' } },
   results: { status: { type: 'string' }, out: { type: 'string' }, 'page-size': { type: 'string' } },
   keys: { tenant: { type: 'string' } },
   tenants: {},
@@ -70,6 +72,8 @@ commands:
   cancel ID                 cancel a batch
   retry ID                  requeue a batch's failed documents
   delete ID                 delete a finished batch with its documents and results
+  usage [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--group-by day,task,model]
+                            this tenant's usage per UTC day, task and model (default: 30 days)
   results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
                             download results as NDJSON (stdout by default), resuming after drops
   models                    models the server can run
@@ -151,7 +155,10 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     interactive: io.stderr.isTTY === true && !json,
   };
   const maxArgs: Record<string, number> = { submit: 1, keys: 2, models: 2, tenants: 2, 'webhook-secret': 1 };
-  if (args.length > (maxArgs[command] ?? (command === 'models' || command === 'list' ? 0 : 1))) {
+  if (
+    args.length >
+    (maxArgs[command] ?? (command === 'models' || command === 'list' || command === 'usage' ? 0 : 1))
+  ) {
     throw new UsageError(`too many arguments for ${command}: ${args.join(' ')}`);
   }
 
@@ -183,6 +190,12 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return cancelOrRetry(ctx, command, args[0]);
     case 'delete':
       return deleteBatch(ctx, args[0]);
+    case 'usage':
+      return usage(ctx, {
+        start: str(values.start),
+        end: str(values.end),
+        groupBy: str(values['group-by']),
+      });
     case 'results':
       return results(ctx, args[0], {
         status: str(values.status),

@@ -71,6 +71,11 @@ const common = {
    * Message Batches results).
    */
   RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(29),
+  /**
+   * Tenants a process gives their own `tenant` label on the per-tenant metrics; further tenants are
+   * counted as `_other` (bounds the series count). 0: every tenant is `_other`. Default 100.
+   */
+  METRICS_TENANT_LIMIT: int(100, 0, 100_000),
 };
 
 const api = z.object({

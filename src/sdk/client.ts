@@ -11,6 +11,7 @@ import { TERMINAL_BATCH_STATUSES } from './types';
 import type {
   Batch,
   BatchDeleted,
+  Usage,
   BatchStatus,
   CreateBatchFields,
   DocumentRecord,
@@ -195,6 +196,32 @@ export class DocBatchClient {
       path: `/v1/batches/${encodeURIComponent(id)}`,
       retry: 'idempotent',
       signal: options.signal,
+    });
+  }
+
+  /**
+   * The tenant's usage (`GET /v1/usage`): batches, documents submitted and processed, input
+   * characters and tokens per UTC day (`start`..`end`, inclusive, `YYYY-MM-DD`; default the last 30
+   * days) in the buckets of `group_by` (`day`, `task`, `model`; default `['day', 'model']`).
+   */
+  getUsage(
+    params: {
+      start?: string;
+      end?: string;
+      group_by?: ('day' | 'task' | 'model')[];
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<Usage> {
+    return this.transport.json<Usage>({
+      method: 'GET',
+      path: '/v1/usage',
+      query: {
+        start: params.start,
+        end: params.end,
+        group_by: params.group_by === undefined ? undefined : params.group_by.join(','),
+      },
+      retry: 'idempotent',
+      signal: params.signal,
     });
   }
 

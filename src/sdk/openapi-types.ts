@@ -504,3 +504,52 @@ export interface OpenAiCreateBatchRequest {
   /** docbatch extension, default 5. */
   priority?: number;
 }
+
+export interface UsageCounters {
+  /** Batches created. */
+  batches: number;
+  /** Documents in the batches created. */
+  documents_submitted: number;
+  /** Documents the model processed with a result. */
+  documents_completed: number;
+  /** Documents the model processed that got a per-document error (documents failed by the platform, e.g. a model that cannot load, are not usage). */
+  documents_failed: number;
+  /** Unicode code points of the processed documents' texts. */
+  input_characters: number;
+  /** Input tokens of the processed documents: the model's encoded length, after truncation to its maximum. */
+  input_tokens: number;
+}
+
+export interface UsageBucket {
+  /** UTC day (when grouped by day). */
+  day?: string;
+  /** Only in the admin view. */
+  tenant?: {
+    id: string;
+    name: string;
+  };
+  task?: Task;
+  /** name@version (when grouped by model). */
+  model?: string;
+  /** Batches created. */
+  batches: number;
+  /** Documents in the batches created. */
+  documents_submitted: number;
+  /** Documents the model processed with a result. */
+  documents_completed: number;
+  /** Documents the model processed that got a per-document error (documents failed by the platform, e.g. a model that cannot load, are not usage). */
+  documents_failed: number;
+  /** Unicode code points of the processed documents' texts. */
+  input_characters: number;
+  /** Input tokens of the processed documents: the model's encoded length, after truncation to its maximum. */
+  input_tokens: number;
+}
+
+export interface Usage {
+  object: 'usage';
+  start: string;
+  end: string;
+  group_by: ('day' | 'task' | 'model')[];
+  data: UsageBucket[];
+  totals: UsageCounters;
+}

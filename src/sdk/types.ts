@@ -26,6 +26,10 @@ export type SummarizationResult = S.SummarizationResult;
 export type TranslationResult = S.TranslationResult;
 export type TaskResult = S.TaskResult;
 export type BatchOptions = S.BatchOptions;
+/** `GET /v1/usage`: buckets per UTC day, task and model, and totals. */
+export type Usage = S.Usage;
+export type UsageBucket = S.UsageBucket;
+export type UsageCounters = S.UsageCounters;
 /** The answer of `DELETE /v1/batches/{id}`. */
 export type BatchDeleted = S.BatchDeleted;
 /** One model from `GET /v1/models`. */

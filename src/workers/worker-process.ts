@@ -20,6 +20,7 @@ import { createRedis } from '../core/redis';
 import { removeHeartbeat, writeHeartbeat } from '../core/workers/heartbeat';
 import { ThroughputHistory } from '../core/workers/throughput-history';
 import { ThroughputMeter } from '../core/workers/throughput-meter';
+import { setMetricsTenantLimit } from '../core/usage';
 import { MetricsServer } from './metrics-server';
 import { WebhookWorker } from './webhook-worker';
 
@@ -105,6 +106,7 @@ export class WorkerProcess {
   private async doStart(): Promise<void> {
     const c = this.config;
     this.startedAt = new Date();
+    setMetricsTenantLimit(c.METRICS_TENANT_LIMIT);
     // Every query settles (a silent connection fails after DB_QUERY_TIMEOUT_MS), and Postgres ends
     // the transactions of connections it stopped hearing from: a partition cannot hold the chunk
     // jobs (and their renewed BullMQ locks) or the batch row locks forever.

@@ -84,9 +84,9 @@ afterAll(async () => {
 describe('OpenAPI document', () => {
   it('documents exactly the routes the app registers', () => {
     const stack = (app as unknown as { router: { stack: StackLayer[] } }).router.stack;
-    // The admin API (tenants, keys, webhook secrets) is documented; the dashboard's pages and the
+    // The admin API (tenants, keys, webhook secrets, usage) is documented; the dashboard's pages and the
     // JSON endpoints its pages poll are not.
-    const adminApi = / \/admin\/api\/(tenants|keys)(\/|$)/;
+    const adminApi = / \/admin\/api\/(tenants|keys|usage)(\/|$)/;
     const registered = [...new Set(expressRoutes(stack))]
       .filter((r) => adminApi.test(r) || !/ \/admin(\/|$)/.test(r))
       .sort();

@@ -306,3 +306,167 @@ describe('metrics', () => {
     } else console.warn('promtool not installed (Debian package prometheus): metrics lint skipped');
   });
 });
+
+describe('usage', () => {
+  /** Code points, as usage counts them (an emoji outside the BMP is one). */
+  const chars = (t: string): number => [...t].length;
+
+  it('counts a processed batch per day and model, keeps it after deletion, and shows it to the operator', async () => {
+    const tenant = await h.newTenant('usage-co');
+    const texts = Array.from({ length: 40 }, (_, i) => `${SPAM[i % SPAM.length]!} ☕🎉 #${i}`);
+    // The streamed NDJSON form (COPY) and the small JSON form: both count.
+    const streamed = await submit(
+      'classification',
+      texts.map((text, i) => JSON.stringify({ id: `u${i}`, text })).join('\n') + '\n',
+      '',
+      tenant.key,
+    );
+    const small = await h.request('/v1/batches', {
+      method: 'POST',
+      key: tenant.key,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        task: 'classification',
+        documents: texts.slice(0, 3).map((text) => ({ text })),
+      }),
+    });
+    expect(small.status).toBe(201);
+    const smallId = (await json<{ id: string }>(small)).id;
+    await waitForStatus(streamed.id, ['completed'], tenant.key);
+    const done = await waitForStatus(smallId, ['completed'], tenant.key);
+    const model = done.model as string;
+    const today = new Date().toISOString().slice(0, 10);
+    const expected = {
+      batches: 2,
+      documents_submitted: 43,
+      documents_completed: 43,
+      documents_failed: 0,
+      input_characters:
+        texts.reduce((n, t) => n + chars(t), 0) + texts.slice(0, 3).reduce((n, t) => n + chars(t), 0),
+    };
+
+    const res = await h.request('/v1/usage', { key: tenant.key });
+    expect(res.status).toBe(200);
+    const usage = await json<{
+      object: string;
+      start: string;
+      end: string;
+      group_by: string[];
+      data: Record<string, unknown>[];
+      totals: Record<string, number>;
+    }>(res);
+    expect(usage).toMatchObject({ object: 'usage', end: today, group_by: ['day', 'task', 'model'] });
+    expect(Date.parse(usage.end) - Date.parse(usage.start)).toBe(29 * 86_400_000);
+    expect(usage.data).toEqual([
+      { day: today, task: 'classification', model, ...expected, input_tokens: expect.any(Number) },
+    ]);
+    const tokens = usage.totals.input_tokens!;
+    expect(tokens).toBeGreaterThanOrEqual(43);
+    expect(usage.totals).toEqual({ ...expected, input_tokens: tokens });
+    // The metrics agree (labelled with the tenant's name).
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toContain(
+      `docbatch_tenant_documents_processed_total{tenant="usage-co",task="classification",outcome="completed"} 43`,
+    );
+    expect(metrics).toContain(
+      `docbatch_tenant_input_tokens_total{tenant="usage-co",task="classification"} ${tokens}`,
+    );
+    expect(metrics).toContain(
+      `docbatch_tenant_batches_created_total{tenant="usage-co",task="classification"} 2`,
+    );
+
+    // Deleting the batches does not change usage.
+    for (const id of [streamed.id, smallId]) {
+      expect((await h.request(`/v1/batches/${id}`, { method: 'DELETE', key: tenant.key })).status).toBe(200);
+    }
+    const after = await json<{ totals: unknown }>(
+      await h.request(`/v1/usage?start=${today}&end=${today}&group_by=`, { key: tenant.key }),
+    );
+    expect(after).toMatchObject({ group_by: [], data: [{ ...expected, input_tokens: tokens }] });
+    expect(after.totals).toEqual({ ...expected, input_tokens: tokens });
+    // Another tenant's figures are its own: acme has no usage-co numbers.
+    const acme = await json<{ data: { documents_submitted: number }[] }>(
+      await h.request('/v1/usage?group_by=day'),
+    );
+    expect(acme.data).toHaveLength(1);
+    expect(acme.data[0]!.documents_submitted).not.toBe(43);
+    // A day without usage: no buckets, zero totals.
+    const empty = await json<{ data: unknown[]; totals: Record<string, number> }>(
+      await h.request('/v1/usage?start=2020-01-01&end=2020-01-31', { key: tenant.key }),
+    );
+    expect(empty.data).toEqual([]);
+    expect(Object.values(empty.totals)).toEqual([0, 0, 0, 0, 0, 0]);
+
+    // The operator's view across tenants.
+    const admin = (q: string): Promise<Response> =>
+      fetch(`${h.url}/admin/api/usage${q}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const all = await json<{ data: { tenant: { name: string }; documents_submitted: number }[] }>(
+      await admin('?group_by=model'),
+    );
+    const names = all.data.map((b) => b.tenant.name);
+    expect(names).toEqual(expect.arrayContaining(['acme', 'usage-co']));
+    const one = await json<{ data: Record<string, unknown>[] }>(
+      await admin(`?tenant=usage-co&start=${today}`),
+    );
+    expect(one.data).toEqual([
+      {
+        day: today,
+        tenant: { id: tenant.tenantId, name: 'usage-co' },
+        task: 'classification',
+        model,
+        ...expected,
+        input_tokens: tokens,
+      },
+    ]);
+    expect((await admin('?tenant=nobody')).status).toBe(404);
+    expect((await fetch(`${h.url}/admin/api/usage`)).status).toBe(401);
+
+    // The CLI prints the same numbers.
+    const env = {
+      ...inheritedEnv(),
+      ...h.env.env,
+      DOCBATCH_URL: h.url,
+      DOCBATCH_API_KEY: tenant.key,
+      LOG_LEVEL: 'silent',
+    };
+    const cli = await runCliProcess(['usage', '--group-by', 'model'], env);
+    expect(cli.code).toBe(0);
+    const lines = cli.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^TASK\s+MODEL\s+BATCHES\s+SUBMITTED\s+COMPLETED\s+FAILED\s+CHARACTERS\s+TOKENS$/,
+    );
+    expect(lines[1]!.split(/\s+/)).toEqual([
+      'classification',
+      model,
+      '2',
+      '43',
+      '43',
+      '0',
+      expected.input_characters.toLocaleString('en-US'),
+      tokens.toLocaleString('en-US'),
+    ]);
+    expect(lines[2]!.split(/\s+/)[0]).toBe('TOTAL');
+    const cliJson = await runCliProcess(['--json', 'usage', '--start', today, '--end', today], env);
+    expect(JSON.parse(cliJson.stdout).totals).toEqual({ ...expected, input_tokens: tokens });
+    const cliBad = await runCliProcess(['usage', '--group-by', 'week'], env);
+    expect(cliBad.code).toBe(2);
+  });
+
+  it('refuses bad ranges and groups with 400 INVALID_REQUEST', async () => {
+    for (const q of [
+      'start=2026-02-30',
+      'end=yesterday',
+      'start=2026-03-02&end=2026-03-01',
+      'start=2020-01-01&end=2026-01-01',
+      'group_by=week',
+      'group_by=day,,model',
+      'limit=5',
+      'start=2026-01-01&start=2026-01-02',
+    ]) {
+      const res = await h.request(`/v1/usage?${q}`);
+      expect({ q, status: res.status }).toEqual({ q, status: 400 });
+      expect((await json<{ error: { code: string } }>(res)).error.code).toBe('INVALID_REQUEST');
+    }
+    expect((await h.request('/v1/usage', { key: null })).status).toBe(401);
+  });
+});

@@ -110,6 +110,17 @@ describe('generated client agrees with the migrated database', () => {
     await p.idempotencyKey.create({
       data: { tenantId: tenant.id, key: 'k', requestHash: 'r', batchId: batch.id },
     });
+    await p.usageDaily.create({
+      data: {
+        tenantId: tenant.id,
+        day: new Date('2026-12-05T00:00:00Z'),
+        task: 'classification',
+        model: 'spam-classifier@1',
+        batches: 1,
+        documentsSubmitted: 2n,
+        inputTokens: 9_007_199_254_740_993n,
+      },
+    });
 
     const read = await p.batch.findUniqueOrThrow({
       where: { id: batch.id },
@@ -126,6 +137,10 @@ describe('generated client agrees with the migrated database', () => {
     expect(read.webhookDeliveries[0]?.attemptLog[0]?.statusCode).toBe(200);
     expect(read.tenant.apiKeys).toHaveLength(1);
     expect(read.tenant.idempotencyKeys).toHaveLength(1);
+    const usage = await p.usageDaily.findMany({ where: { tenantId: tenant.id } });
+    expect(usage.map((u) => [u.day.toISOString(), u.batches, u.documentsSubmitted, u.inputTokens])).toEqual([
+      ['2026-12-05T00:00:00.000Z', 1, 2n, 9_007_199_254_740_993n],
+    ]);
     // The counts trigger followed the status change.
     expect([read.queuedCount, read.completedCount]).toEqual([1, 1]);
   });

@@ -37,6 +37,7 @@ import {
 import type { BatchFilters, DashboardBatch } from './dashboard-queries';
 import { queuesBoard } from './queues-board';
 import { tenantAdminRoutes } from './tenant-routes';
+import { usageAdminRoutes } from './usage-routes';
 import type { WorkerSource } from './worker-source';
 import { heartbeatWorkerSource } from './worker-source';
 import { batchView, canCancel, canRetry } from './views/batch-view';
@@ -295,6 +296,7 @@ export function adminRouter(
   );
   router.use(csrfProtection(sessions, true));
   router.use('/api', tenantAdminRoutes(ctx.db, logger));
+  router.use('/api', usageAdminRoutes(ctx.db));
 
   const loadWorkers = async () => {
     try {

@@ -18,6 +18,7 @@ import {
 import type { BatchDeps, BatchStatus, ChunkWriter } from '../../core/batches';
 import type { ApiConfig } from '../../core/config';
 import { AppError } from '../../core/errors';
+import { tenantBatchesCreated, tenantLabel } from '../../core/usage';
 import { tenantOf } from '../auth';
 import { wrapAsync } from '../http';
 import { parseUpload } from './batch-upload';
@@ -100,6 +101,8 @@ export function batchesRouter(deps: BatchDeps, config: ApiConfig): Router {
           idempotencyKey: key,
           form: upload.form,
         });
+        if (!out.replayed)
+          tenantBatchesCreated.inc({ tenant: tenantLabel(tenant.name), task: out.batch.task });
         return {
           status: out.replayed ? 200 : 201,
           body: out.batch,

@@ -4,6 +4,7 @@ import type { ApiConfig } from '../../core/config';
 import { requireApiKey } from '../auth';
 import { batchesRouter } from './batches';
 import { modelsRouter } from './models';
+import { usageRouter } from './usage';
 import { webhookDeliveriesRouter } from './webhook-deliveries';
 
 /** Everything under `/v1`: every route requires an API key. */
@@ -13,5 +14,6 @@ export function v1Router(deps: BatchDeps, config: ApiConfig, backend: () => Prom
   router.use(batchesRouter(deps, config));
   router.use(modelsRouter(deps.models, backend));
   router.use(webhookDeliveriesRouter(deps.db));
+  router.use(usageRouter(deps.db));
   return router;
 }

@@ -8,6 +8,7 @@ import { chunkRanges, enqueueChunks } from '../queue/enqueue-chunks';
 import { ACTIVE_STATUSES_SQL } from '../tenants/submission-limits';
 import { assertWebhookUrlAllowed } from '../webhooks/url-policy';
 import type { BatchDeps } from './batch-deps';
+import { submissionUsageSql } from '../usage/usage-record';
 import { batchInsertStatement, duplicateIdBackstop, noDocumentsError } from './batch-insert';
 import type { IngestOutcome } from './batch-insert';
 import { toBatchObject } from './batch-object';
@@ -282,8 +283,8 @@ async function ingest(
       ],
     );
     if (input.beforeCommit) await input.beforeCommit(c, updated.rows[0] as BatchRow);
-    if (deps.limiter) await deps.limiter.commitBelowCap(c, input.tenantId);
-    else await c.query('COMMIT');
+    if (deps.limiter) await deps.limiter.commitBelowCap(c, input.tenantId, submissionUsageSql(batchId));
+    else await c.query(`${submissionUsageSql(batchId)};\nCOMMIT`);
     c.off('error', onClientError);
     c.release();
     client = undefined;

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { newId } from '../ids';
 import type { BatchDeps } from './batch-deps';
+import { submissionUsageSql } from '../usage/usage-record';
 import { batchInsertStatement, duplicateIdBackstop, noDocumentsError } from './batch-insert';
 import type { IngestOutcome } from './batch-insert';
 import type { BatchRow } from './batch-object';
@@ -80,8 +81,9 @@ export async function ingestSmall(
     );
     const row = res.rows[0];
     if (row && input.beforeCommit) await input.beforeCommit(client, row);
-    if (row && deps.limiter) await deps.limiter.commitBelowCap(client, input.tenantId);
-    else await client.query(row ? 'COMMIT' : 'ROLLBACK');
+    if (row && deps.limiter)
+      await deps.limiter.commitBelowCap(client, input.tenantId, submissionUsageSql(row.id));
+    else await client.query(row ? `${submissionUsageSql(row.id)};\nCOMMIT` : 'ROLLBACK');
     client.off('error', onClientError);
     client.release();
     return row ? { kind: 'created', row } : { kind: 'key-taken' };

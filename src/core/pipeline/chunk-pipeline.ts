@@ -2,6 +2,8 @@ import type { Pool } from 'pg';
 import type { ChunkJob } from '../queue/catalog';
 import type { Logger } from '../logger';
 import type { TaskOptions } from '../models/types';
+import { countTenantUsage } from '../usage/usage-metrics';
+import { codePoints } from '../usage/usage-record';
 import {
   claimChunks,
   failWholeBatch,
@@ -89,6 +91,8 @@ interface Item extends BatcherItem {
   handle: number;
   seq: number;
   run: JobRun;
+  /** Code points of the text (usage). */
+  characters: number;
 }
 
 interface PendingWrite {
@@ -249,8 +253,9 @@ export class ChunkPipeline {
     const items: Item[] = [];
     docs.forEach((d, i) => {
       const error = reply.errors[i];
-      if (error) rejected.push({ batchId: batch.id, seq: d.seq, error });
-      else items.push({ handle: handles[i]!, seq: d.seq, length: reply.lengths[i]!, run });
+      const characters = codePoints(d.text);
+      if (error) rejected.push({ batchId: batch.id, seq: d.seq, error, characters });
+      else items.push({ handle: handles[i]!, seq: d.seq, length: reply.lengths[i]!, run, characters });
     });
     if (rejected.length > 0) {
       try {
@@ -393,6 +398,7 @@ export class ChunkPipeline {
       await writeOutcomes(
         this.pool,
         group.flatMap((g) => g.outcomes),
+        countTenantUsage,
       );
       for (const g of group) g.resolve();
     } catch (err) {
@@ -507,9 +513,10 @@ export class ChunkPipeline {
     }
     const outcomes: DocOutcome[] = items.map((it, i) => {
       const r = reply.results[i]!;
+      const usage = { characters: it.characters, tokens: it.length };
       return 'error' in r
-        ? { batchId: it.run.batchId, seq: it.seq, error: r.error }
-        : { batchId: it.run.batchId, seq: it.seq, result: r.result };
+        ? { batchId: it.run.batchId, seq: it.seq, error: r.error, ...usage }
+        : { batchId: it.run.batchId, seq: it.seq, result: r.result, ...usage };
     });
     // The write goes on behind the next tensor batch: the model thread does not wait for Postgres.
     this.pendingWrites++;

@@ -2,6 +2,8 @@ import type { Pool } from 'pg';
 import { failBatch, finalizeBatchIfDone } from '../batches/finalize';
 import type { Queryable } from '../db/queryable';
 import type { TaskOptions, TaskResult } from '../models/types';
+import { recordProcessedUsage } from '../usage/usage-record';
+import type { ProcessedUsage } from '../usage/usage-record';
 import type { DocError } from './inference-protocol';
 import { lockBatches, withTransaction } from './transaction';
 
@@ -184,19 +186,29 @@ export interface DocOutcome {
   seq: number;
   result?: TaskResult;
   error?: DocError;
+  /** Code points of the document's text (usage). Default 0. */
+  characters?: number;
+  /** Tokens the model's tokenizer produced for it (usage). Default 0. */
+  tokens?: number;
 }
 
 /**
  * Writes outcomes in bulk: one `UPDATE ... FROM unnest(...)` per batch, in one transaction that
- * also finalizes the batches. Only documents still `queued`/`running` are written. Returns the
- * number of documents actually written.
+ * also finalizes the batches and adds the documents actually written (completed or failed, their
+ * characters and tokens) to the tenants' `usage_daily` rows. Only documents still
+ * `queued`/`running` are written. Returns the number of documents actually written; `onUsage`
+ * gets what was counted, after the commit (for metrics).
  *
  * `d.seq = ANY($2)` makes the index scan fetch only the written documents whatever the
  * statistics say: without it, a freshly loaded batch (not analyzed yet) got a hash join that read
  * every document of the batch for each write (29 ms instead of 3 ms per 256 documents at 20,000
  * documents, growing with the batch: quadratic over the batch).
  */
-export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise<number> {
+export async function writeOutcomes(
+  pool: Pool,
+  outcomes: DocOutcome[],
+  onUsage?: (usage: ProcessedUsage[]) => void,
+): Promise<number> {
   if (outcomes.length === 0) return 0;
   const byBatch = new Map<string, DocOutcome[]>();
   for (const o of outcomes) {
@@ -204,17 +216,32 @@ export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise
     list.push(o);
     byBatch.set(o.batchId, list);
   }
-  return withTransaction(pool, async (c) => {
-    await lockBatches(c, [...byBatch.keys()]);
+  const { written, usage } = await withTransaction(pool, async (c) => {
+    // The batch rows, locked in id order like lockBatches, with what usage needs.
+    const owners = await c.query<{
+      id: string;
+      tenant_id: string;
+      tenant_name: string;
+      task: string;
+      model: string;
+    }>(
+      `SELECT b.id, b.tenant_id, t.name AS tenant_name, b.task, b.model
+         FROM batches b JOIN tenants t ON t.id = b.tenant_id
+        WHERE b.id = ANY($1::text[]) ORDER BY b.id FOR NO KEY UPDATE OF b`,
+      [[...byBatch.keys()]],
+    );
+    const ownerOf = new Map(owners.rows.map((r) => [r.id, r]));
+    const usage = new Map<string, ProcessedUsage>();
     let written = 0;
     for (const [batchId, list] of byBatch) {
-      const res = await c.query(
+      const res = await c.query<{ seq: number; failed: boolean }>(
         `UPDATE documents d SET
            status = (CASE WHEN u.error IS NULL THEN 'completed' ELSE 'failed' END)::"DocumentStatus",
            result = u.result, error = u.error, finished_at = now()
          FROM unnest($2::int[], $3::jsonb[], $4::jsonb[]) AS u(seq, result, error)
          WHERE d.batch_id = $1 AND d.seq = ANY($2::int[]) AND d.seq = u.seq
-           AND d.status IN ('queued', 'running')`,
+           AND d.status IN ('queued', 'running')
+         RETURNING d.seq, u.error IS NOT NULL AS failed`,
         [
           batchId,
           list.map((o) => o.seq),
@@ -223,10 +250,39 @@ export async function writeOutcomes(pool: Pool, outcomes: DocOutcome[]): Promise
         ],
       );
       written += res.rowCount ?? 0;
+      const owner = ownerOf.get(batchId);
+      if (owner && res.rows.length > 0) {
+        const key = `${owner.tenant_id}\u0000${owner.task}\u0000${owner.model}`;
+        let u = usage.get(key);
+        if (!u) {
+          u = {
+            tenantId: owner.tenant_id,
+            tenantName: owner.tenant_name,
+            task: owner.task,
+            model: owner.model,
+            completed: 0,
+            failed: 0,
+            characters: 0,
+            tokens: 0,
+          };
+          usage.set(key, u);
+        }
+        const bySeq = new Map(list.map((o) => [o.seq, o]));
+        for (const r of res.rows) {
+          const o = bySeq.get(r.seq);
+          if (r.failed) u.failed++;
+          else u.completed++;
+          u.characters += o?.characters ?? 0;
+          u.tokens += o?.tokens ?? 0;
+        }
+      }
       await finalizeBatchIfDone(c, batchId);
     }
-    return written;
+    await recordProcessedUsage(c, [...usage.values()]);
+    return { written, usage: [...usage.values()] };
   });
+  onUsage?.(usage);
+  return written;
 }
 
 /** Settles a chunk range in its own transaction (e.g. `failed` after the chunk's last attempt). */

@@ -88,10 +88,11 @@ export class SubmissionLimiter {
    * and commits, never across a round trip to this process, which under load (a busy event loop,
    * a busy CPU) would make every submission of the tenant wait for the others one by one.
    * (Each statement of the query takes its own snapshot, so the count sees every batch committed
-   * by the previous lock holder.) Over the cap: throws TOO_MANY_ACTIVE_BATCHES, the COMMIT does
+   * by the previous lock holder.) `beforeCommitSql` (no parameters) runs after the check, before
+   * COMMIT, in the same round trip (the batch's usage row). Over the cap: throws TOO_MANY_ACTIVE_BATCHES, the COMMIT does
    * not run and the transaction is left aborted: discard the connection or roll back.
    */
-  async commitBelowCap(client: PoolClient, tenantId: string): Promise<void> {
+  async commitBelowCap(client: PoolClient, tenantId: string, beforeCommitSql?: string): Promise<void> {
     if (!TENANT_ID_RE.test(tenantId)) throw new Error(`unexpected tenant id ${JSON.stringify(tenantId)}`);
     const tenant = escapeLiteral(tenantId);
     const sql = `SELECT pg_advisory_xact_lock(${ACTIVE_CAP_LOCK_CLASS}, hashtext(${tenant}));
@@ -101,7 +102,7 @@ DO $cap$ BEGIN
       ) s) > ${this.opts.maxActive} THEN
     RAISE EXCEPTION 'active batch cap reached' USING ERRCODE = '${ACTIVE_CAP_SQLSTATE}';
   END IF;
-END $cap$;
+END $cap$;${beforeCommitSql ? `\n${beforeCommitSql};` : ''}
 COMMIT`;
     try {
       await client.query(sql);
