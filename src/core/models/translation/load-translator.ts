@@ -5,6 +5,8 @@ import type { ModelInfo, TaskModel } from '../types';
 import { BpeTokenizer, type BpeVocabFile } from './bpe-tokenizer';
 import { parsePlaceholderScheme, placeholderChar } from './placeholders';
 import { readSeq2SeqArtifacts } from './seq2seq-weights';
+import { SPECIAL_TOKENS } from './bpe-tokenizer';
+import { TargetWordList, WordConstraintFactory } from './target-words';
 import { TransformerTranslator } from './transformer';
 import { DEFAULT_TRANSLATOR_SETTINGS, Translator, type TranslatorSettings } from './translator';
 
@@ -20,10 +22,40 @@ interface TranslatorConfigJson {
    * character as a token. Absent: no placeholders (en-es-translator@1).
    */
   placeholders?: unknown;
+  /**
+   * File (in the version directory) of the words the decoder may write, one per line: word-constrained decoding
+   * (target-words.ts). Absent: unconstrained greedy decoding.
+   */
+  target_words?: unknown;
+  /**
+   * File of the source-language words the model was trained on, one per line: with `target_words`, such a word
+   * is not copied into the output when it is written in lower case (target-words.ts). Absent: any source word
+   * may be copied.
+   */
+  source_words?: unknown;
 }
 
 async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+}
+
+/** Reads the word file a config.json field names (a file inside the version directory). */
+async function readWordList(
+  info: ModelInfo,
+  config: TranslatorConfigJson,
+  field: 'target_words' | 'source_words',
+): Promise<TargetWordList> {
+  const file = config[field];
+  if (
+    typeof file !== 'string' ||
+    file.length === 0 ||
+    path.isAbsolute(file) ||
+    file.split(/[\\/]/).includes('..')
+  )
+    throw new Error(`${info.id}: config.json ${field} must be a file name inside the version directory`);
+  const list = TargetWordList.parse(await fs.readFile(path.join(info.dir, file), 'utf8'));
+  if (list.size === 0) throw new Error(`${info.id}: ${file} (config.json ${field}) has no words`);
+  return list;
 }
 
 /**
@@ -49,6 +81,18 @@ export async function loadTranslator(info: ModelInfo): Promise<TaskModel> {
         );
     }
   }
+  let targetWords: WordConstraintFactory | undefined;
+  if (config.target_words !== undefined) {
+    const list = await readWordList(info, config, 'target_words');
+    const known =
+      config.source_words !== undefined ? await readWordList(info, config, 'source_words') : undefined;
+    targetWords = new WordConstraintFactory(
+      vocab.tokens,
+      list,
+      new Set(SPECIAL_TOKENS.map((_, i) => i)),
+      known,
+    );
+  }
   const artifacts = await readSeq2SeqArtifacts(info.dir);
   const network = new TransformerTranslator(artifacts);
   if (network.arch.vocab_size !== tokenizer.size) {
@@ -62,6 +106,7 @@ export async function loadTranslator(info: ModelInfo): Promise<TaskModel> {
     ...(config.max_segment_tokens ? { maxSegmentTokens: config.max_segment_tokens } : {}),
     ...(config.target_length_ratio ? { targetLengthRatio: config.target_length_ratio } : {}),
     ...(placeholders ? { placeholders } : {}),
+    ...(targetWords ? { targetWords } : {}),
   };
   try {
     return new Translator(info, tokenizer, network, settings);

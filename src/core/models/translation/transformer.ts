@@ -2,6 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 
 import { BOS_ID, EOS_ID, PAD_ID } from './bpe-tokenizer';
 import type { Seq2SeqArtifacts, TransformerArchitecture } from './seq2seq-weights';
+import type { DecodeConstraint } from './target-words';
+
+/** Candidates per row read back at each step of a constrained decode (the best accepted one is taken). */
+const CONSTRAINED_TOP_K = 16;
 
 /**
  * Inference-only pre-LayerNorm Transformer encoder-decoder (Vaswani et al., 2017) with plain tf ops, so it
@@ -58,6 +62,11 @@ interface DecoderLayer {
 export interface DecodeRow {
   src: ArrayLike<number>;
   maxTokens: number;
+  /**
+   * Restricts what the row may write (target-words.ts): at each step the best-scoring token it accepts is
+   * taken instead of the argmax. Without one the row is decoded greedily as is.
+   */
+  constraint?: DecodeConstraint;
 }
 
 class WeightReader {
@@ -216,16 +225,31 @@ export class TransformerTranslator {
     };
     let active = rows.map((_, i) => i);
     let tokens = new Int32Array(rows.length).fill(BOS_ID);
+    const constrained = rows.some((r) => r.constraint !== undefined);
     try {
       for (let step = 0; active.length > 0; step += 1) {
-        const { next, selfKeys, selfValues } = tf.tidy(() => {
+        const { next, logits, selfKeys, selfValues } = tf.tidy(() => {
           const r = this.decodeStep(tokens, step, state);
-          return { next: tf.argMax(r.logits, -1), selfKeys: r.selfKeys, selfValues: r.selfValues };
+          if (!constrained)
+            return {
+              next: tf.argMax(r.logits, -1),
+              logits: [],
+              selfKeys: r.selfKeys,
+              selfValues: r.selfValues,
+            };
+          const top = tf.topk(r.logits, Math.min(CONSTRAINED_TOP_K, this.arch.vocab_size));
+          return { next: top.indices, logits: [r.logits], selfKeys: r.selfKeys, selfValues: r.selfValues };
         });
         tf.dispose([...state.selfKeys, ...state.selfValues]);
         state = { ...state, selfKeys, selfValues };
-        const predicted = (await next.data()) as Int32Array;
-        next.dispose();
+        let predicted: Int32Array;
+        try {
+          predicted = (await next.data()) as Int32Array;
+          if (constrained) predicted = await this.pickAccepted(predicted, logits[0]!, active, rows, outputs);
+        } finally {
+          next.dispose();
+          tf.dispose(logits);
+        }
         const keep: number[] = [];
         const nextActive: number[] = [];
         active.forEach((rowIndex, j) => {
@@ -259,6 +283,38 @@ export class TransformerTranslator {
       this.disposeState(state);
     }
     return outputs;
+  }
+
+  /**
+   * For a constrained step: `top` holds each active row's best CONSTRAINED_TOP_K token ids, best first; returns
+   * per active row the first one its constraint accepts. A row that accepts none of them reads its whole logits
+   * row and takes the best accepted token (argmax when it accepts nothing at all).
+   */
+  private async pickAccepted(
+    top: Int32Array,
+    logits: tf.Tensor,
+    active: readonly number[],
+    rows: readonly DecodeRow[],
+    outputs: readonly number[][],
+  ): Promise<Int32Array> {
+    const k = top.length / Math.max(1, active.length);
+    const picked = new Int32Array(active.length);
+    for (let j = 0; j < active.length; j += 1) {
+      const row = rows[active[j]!]!;
+      const out = outputs[active[j]!]!;
+      const candidates = top.subarray(j * k, j * k + k);
+      const first = candidates.find((id) => row.constraint?.accepts(out, id) ?? true);
+      if (first !== undefined) {
+        picked[j] = first;
+        continue;
+      }
+      const slice = tf.slice(logits, [j, 0], [1, -1]);
+      const scores = (await slice.data()) as Float32Array;
+      slice.dispose();
+      const order = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!);
+      picked[j] = order.find((id) => row.constraint!.accepts(out, id)) ?? candidates[0] ?? EOS_ID;
+    }
+    return picked;
   }
 
   dispose(): void {

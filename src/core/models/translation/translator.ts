@@ -16,6 +16,7 @@ import {
   type PlaceholderScheme,
 } from './placeholders';
 import { segmentSentences } from './sentence-segmenter';
+import type { WordConstraintFactory } from './target-words';
 import type { DecodeRow, TransformerTranslator } from './transformer';
 
 /** Tuning of the translator runtime; the defaults suit the bundled en-es model. */
@@ -37,6 +38,11 @@ export interface TranslatorSettings {
    * Undefined (the default, and en-es-translator@1): text is tokenized as it is.
    */
   placeholders?: PlaceholderScheme;
+  /**
+   * Word-constrained decoding (config.json `target_words`; target-words.ts): the decoder writes only words of the
+   * model's target word list or of the source segment. Undefined: unconstrained greedy decoding.
+   */
+  targetWords?: WordConstraintFactory;
 }
 
 export const DEFAULT_TRANSLATOR_SETTINGS: TranslatorSettings = {
@@ -144,11 +150,13 @@ export class Translator implements TaskModel {
       payload.segmentLengths.forEach((len, s) => {
         const src = doc.ids.subarray(offset, offset + len);
         offset += len;
+        const words = this.settings.targetWords;
         rows.push({
           doc: d,
           seg: s,
           src,
           maxTokens: Math.ceil(len * this.settings.targetLengthRatio) + this.settings.extraTargetTokens,
+          ...(words ? { constraint: words.forSource(this.tokenizer.decode(src)) } : {}),
         });
       });
     });
