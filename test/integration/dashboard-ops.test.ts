@@ -305,7 +305,7 @@ describe('errors page', () => {
 });
 
 describe('tenants page', () => {
-  it('lists tenants with their keys and documents', async () => {
+  it('lists tenants with their keys, usage and stored documents', async () => {
     const html = await page('/admin/tenants');
     const row = (tenant: string) => {
       const m = new RegExp(`<tr data-tenant-id="${h.tenants[tenant]!.id}">([\\s\\S]*?)</tr>`).exec(html);
@@ -314,10 +314,26 @@ describe('tenants page', () => {
     };
     expect(row('acme')).toContain('>acme</a>');
     expect(row('acme')).toMatch(/data-field="keys">\s*1\s+active/);
+    // Usage over the last 30 days (usage_daily): what was submitted and processed.
+    expect(row('acme')).toMatch(/data-field="usage-batches">1</);
+    expect(row('acme')).toMatch(new RegExp(`data-field="usage-submitted">${DOCS}<`));
+    expect(row('acme')).toMatch(new RegExp(`data-field="usage-completed">${DOCS - 1}<`));
+    expect(row('acme')).toMatch(/data-field="usage-failed">1</);
+    const tokens = /data-field="usage-tokens">\s*([\d,]+)/.exec(row('acme'));
+    expect(Number(tokens?.[1]?.replace(/,/g, ''))).toBeGreaterThan(DOCS);
+    expect(row('acme')).toMatch(/data-task="classification">\s*classification: [\d,]+/);
+    // Stored: what the batches still hold.
     expect(row('acme')).toMatch(new RegExp(`data-field="documents">${DOCS}<`));
-    expect(row('acme')).toMatch(new RegExp(`data-field="completed">${DOCS - 1}<`));
-    expect(row('acme')).toMatch(/data-field="failed">1</);
+    expect(row('globex')).toMatch(/data-field="usage-submitted">3</);
+    expect(row('globex')).toMatch(/data-field="usage-completed">0</);
     expect(row('globex')).toMatch(/data-field="documents">3</);
+    // The usage numbers are those of the admin usage API.
+    const api = await asAdmin(`/admin/api/usage?group_by=&tenant=acme`, { accept: 'application/json' });
+    const usage = (await api.json()) as { totals: { input_tokens: number; documents_completed: number } };
+    expect(usage.totals.documents_completed).toBe(DOCS - 1);
+    expect(Number(tokens?.[1]?.replace(/,/g, ''))).toBe(usage.totals.input_tokens);
+    expect(await page('/admin/tenants?days=7')).toMatch(/Usage, 7 d/);
+    expect((await asAdmin('/admin/tenants?days=5')).status).toBe(400);
   });
 });
 

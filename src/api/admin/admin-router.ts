@@ -19,6 +19,8 @@ import { DASHBOARD_CSS } from './assets/dashboard-css';
 import { DASHBOARD_JS } from './assets/dashboard-js';
 import type { BatchActions } from './batch-actions';
 import { coreBatchActions } from './batch-actions';
+import { getUsage, parseUsageQuery } from '../../core/usage';
+import type { UsageCounters } from '../../core/usage';
 import { redeliver } from '../../core/webhooks';
 import { readThroughput } from '../../core/workers';
 import type { ThroughputSeries } from '../../core/workers';
@@ -50,11 +52,23 @@ import {
   throughputSection,
 } from './views/overview-view';
 import type { ThroughputRange } from './views/overview-view';
-import { tenantsView } from './views/tenants-view';
+import { USAGE_RANGES, tenantsView } from './views/tenants-view';
+import type { TenantUsage } from './views/tenants-view';
 import { ADMIN_BASE, DASHBOARD_CSP } from './views/layout';
 import { loginView, messageView } from './views/login-view';
 import { html } from './views/html';
 import { workersPanel } from './views/workers-view';
+
+function zeroUsage(): UsageCounters {
+  return {
+    batches: 0,
+    documents_submitted: 0,
+    documents_completed: 0,
+    documents_failed: 0,
+    input_characters: 0,
+    input_tokens: 0,
+  };
+}
 
 /** What the dashboard needs beyond the API context; tests may replace parts. */
 export interface AdminDeps {
@@ -459,13 +473,41 @@ export function adminRouter(
   );
   router.get(
     '/tenants',
-    handle(async (_req, res) => {
+    handle(async (req, res) => {
+      const daysRaw = queryString(req, 'days') ?? '30';
+      const days = USAGE_RANGES.find((d) => String(d) === daysRaw);
+      if (days === undefined) {
+        throw new AppError('INVALID_REQUEST', `\`days\` must be one of ${USAGE_RANGES.join(', ')}.`);
+      }
+      const end = new Date().toISOString().slice(0, 10);
+      const start = new Date(Date.parse(end) - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+      const [tenants, report] = await Promise.all([
+        tenantOverview(pool),
+        getUsage(pool, parseUsageQuery({ start, end, group_by: 'task' }), { perTenant: true }),
+      ]);
+      const usage = new Map<string, TenantUsage>();
+      for (const b of report.data) {
+        if (!b.tenant) continue;
+        const { day: _day, task, model: _model, tenant, ...counters } = b;
+        let u = usage.get(tenant.id);
+        if (!u) {
+          u = { totals: zeroUsage(), by_task: {} };
+          usage.set(tenant.id, u);
+        }
+        for (const k of Object.keys(counters) as Array<keyof UsageCounters>) {
+          u.totals[k] = (u.totals[k] ?? 0) + counters[k];
+        }
+        if (task) u.by_task[task] = counters;
+      }
       const p = adminOf(res);
       sendPage(
         res,
         200,
         tenantsView({
-          tenants: await tenantOverview(pool),
+          tenants,
+          usage,
+          days,
+          range: { start, end },
           csrf: p.via === 'cookie' ? csrfTokenOf(res, sessions) : undefined,
           bearer: p.via === 'bearer',
         }),

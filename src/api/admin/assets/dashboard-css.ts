@@ -72,4 +72,5 @@ ul.legend { list-style: none; display: flex; gap: 14px; margin: 0; padding: 0; f
 ul.legend svg line { stroke-width: 3; }
 nav.ranges { display: flex; gap: 10px; font-size: 13px; }
 td form { margin: 0; }
+table.grid th.group { text-align: center; color: var(--fg); }
 `;
