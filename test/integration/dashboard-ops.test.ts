@@ -211,6 +211,17 @@ describe('batch page', () => {
     expect(fig).toContain('data-bin-seconds="1"');
     // Not started: no chart.
     expect(await page(`/admin/batches/${queuedId}`)).toContain('Not started yet.');
+    // The JSON twin, on request only (the page's 2-second polling does not ask for it).
+    const json = async (id: string, q: string) =>
+      (await (await asAdmin(`/admin/api/batches/${id}${q}`, { accept: 'application/json' })).json()) as {
+        throughput?: { bin_seconds: number; documents: number[]; failed: number[] } | null;
+      };
+    const t = (await json(batchId, '?throughput=1')).throughput;
+    expect(t?.bin_seconds).toBe(1);
+    expect(t?.documents.reduce((a, b) => a + b, 0)).toBe(DOCS);
+    expect(t?.failed.reduce((a, b) => a + b, 0)).toBe(1);
+    expect((await json(queuedId, '?throughput=1')).throughput).toBeNull();
+    expect(await json(batchId, '')).not.toHaveProperty('throughput');
   });
 
   it('redelivers a webhook: a new attempt with the same webhook-id reaches the receiver', async () => {
