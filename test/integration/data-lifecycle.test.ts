@@ -179,6 +179,26 @@ describe('DELETE /v1/batches/{id}', () => {
     expect(await rowCounts(created.id)).toEqual({ batches: 0, documents: 0, deliveries: 0, attempts: 0 });
   });
 
+  it('answers a replay of the Idempotency-Key that created a deleted batch with 404', async () => {
+    const body = ndjson(3);
+    const post = (): Promise<Response> =>
+      h.request('/v1/batches?task=summarization', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'idempotency-key': 'delete-me-once' },
+        body,
+      });
+    const first = await post();
+    expect(first.status).toBe(201);
+    const id = (await json<{ id: string }>(first)).id;
+    await h.request(`/v1/batches/${id}/cancel`, { method: 'POST' });
+    expect((await h.request(`/v1/batches/${id}`, { method: 'DELETE' })).status).toBe(200);
+    const replay = await post();
+    expect(replay.status).toBe(404);
+    const err = await json<{ error: { code: string; message: string } }>(replay);
+    expect(err.error.code).toBe('NOT_FOUND');
+    expect(err.error.message).toContain(id);
+  });
+
   it("is a plain 404 for another tenant's batch, which stays intact", async () => {
     const created = await submit('summarization', ndjson(5));
     await h.request(`/v1/batches/${created.id}/cancel`, { method: 'POST' });
