@@ -140,9 +140,9 @@ export interface AttemptContext extends TenantSecrets {
 }
 
 /**
- * Starts attempt `attempt` of a delivery: only when the delivery is pending, due, and its last
- * attempt is `attempt - 1` (otherwise the job is a duplicate or stale: returns null and nothing
- * is sent). Holds the delivery for `holdMs` (longer than the request can take).
+ * Starts attempt `attempt` of a delivery: only when the delivery is pending, due, its last
+ * attempt is `attempt - 1` and its batch is not being deleted (otherwise the job is a duplicate,
+ * stale or moot: returns null and nothing is sent). Holds the delivery for `holdMs` (longer than the request can take).
  */
 export async function beginAttempt(
   q: Queryable,
@@ -156,6 +156,7 @@ export async function beginAttempt(
      FROM tenants t
      WHERE d.id = $1 AND t.id = d.tenant_id AND d.status = 'pending' AND d.attempts = $2 - 1
        AND d.next_attempt_at <= now()
+       AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = d.batch_id AND b.deleted_at IS NOT NULL)
      RETURNING d.id, d.batch_id, d.tenant_id, d.event_type, d.url, d.payload, d.attempts AS attempt,
        d.attempts - d.series_base AS "attemptInSeries",
        t.webhook_secret, t.previous_webhook_secret, t.previous_secret_expires_at`,
