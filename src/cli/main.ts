@@ -3,9 +3,12 @@ import type { ParseArgsConfig } from 'node:util';
 import { AppError, ConfigError, ServiceUnavailableError } from '../core/errors';
 import { DocBatchError } from '../sdk';
 import type { CliContext } from './cli-context';
+import { EXIT } from './exit-codes';
 import { cancelOrRetry, deleteBatch, list, models, results, status } from './commands/batch-commands';
 import { usage } from './commands/usage';
 import { submit } from './commands/submit';
+import { COMMAND_HELP, isCommand, packageVersion, USAGE } from './help';
+import type { CommandName } from './help';
 import { CsvError } from './inputs/csv-parser';
 import { InputError } from './inputs/read-documents';
 import { UsageError } from './usage-error';
@@ -24,9 +27,11 @@ const GLOBAL: Options = {
   'admin-token': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 };
 
-const COMMAND_OPTIONS: Record<string, Options> = {
+/** Each command's own options; exactly the commands of COMMAND_HELP (a command without help does not compile). */
+export const COMMAND_OPTIONS = {
   submit: {
     task: { type: 'string', short: 't' },
     model: { type: 'string', short: 'm' },
@@ -54,54 +59,9 @@ const COMMAND_OPTIONS: Record<string, Options> = {
   'webhook-secret': { tenant: { type: 'string' }, grace: { type: 'string' } },
   models: {},
   help: {},
-};
+} satisfies Record<CommandName, Options>;
 
-export const USAGE = `usage: docbatch [--url URL] [--api-key KEY] [--json] <command> [options]
-
-commands:
-  submit FILE --task T [--model M] [--option k=v]... [--metadata k=v]... [--webhook URL]
-              [--priority 1-10] [--completion-window 24h] [--wait] [--out results.ndjson]
-              [--format ndjson|json|csv|tsv|text] [--text-column C] [--id-column C]
-              [--metadata-columns a,b]
-      upload FILE (NDJSON, JSON array, CSV/TSV with a header row, or text: one document per
-      line; format from the extension or --format; "-" reads NDJSON from stdin); prints the
-      batch id. --wait follows it to the end (exit codes below); --out saves results.
-  status ID [--wait]        show a batch (--wait: follow it to the end)
-  list [--status S] [--limit N] [--all]
-                            batches, newest first
-  cancel ID                 cancel a batch
-  retry ID                  requeue a batch's failed documents
-  delete ID                 delete a finished batch with its documents and results
-  usage [--start YYYY-MM-DD] [--end YYYY-MM-DD] [--group-by day,task,model]
-                            this tenant's usage per UTC day, task and model (default: 30 days)
-  results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
-                            download results as NDJSON (stdout by default), resuming after drops
-  models                    models the server can run
-  models check [DIR]        check a model repository (or one <name>/<version> directory) the way
-                            the server will, without a server; default: bundled + MODELS_DIR
-
-operator commands (with an admin token: through the server's admin API at --url; without one:
-directly in Postgres, DATABASE_URL):
-  tenants create NAME       create a tenant; prints its id and webhook secret (no API key)
-  tenants list              tenants, their key counts and when a key was last used
-  keys create --tenant NAME create an API key (and the tenant, if new); the key is shown once
-  keys list --tenant NAME   a tenant's keys: id, prefix, created, last used, revoked
-  keys revoke KEY_OR_ID     revoke a key (dbk_... or key_...); refused on the next request
-  webhook-secret show --tenant NAME
-                            print the tenant's current webhook secret (creates nothing)
-  webhook-secret rotate --tenant NAME [--grace 24h]
-                            new webhook secret; the old one signs beside it for --grace
-                            (0, 30s, 90m, 24h, 7d; default 24h, at most 30d)
-
-global options:
-  --url URL          server (env DOCBATCH_URL, default http://127.0.0.1:3000)
-  --api-key KEY      API key (env DOCBATCH_API_KEY)
-  --admin-token TOK  ADMIN_TOKEN of the server, for the operator commands (env DOCBATCH_ADMIN_TOKEN)
-  --json             machine-readable output on stdout
-exit codes: 0 ok (--wait: every document completed); 1 the command failed (an API error such as
-  NOT_FOUND or TENANT_EXISTS, keys revoke of a key revoked already), or (--wait) the batch ended
-  failed, cancelled or expired; 2 usage error; 3 (--wait) the batch completed with failed
-  documents; 130 interrupted`;
+export { USAGE };
 
 export interface CliIo {
   stdout: CliContext['stdout'];
@@ -129,18 +89,36 @@ const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? (v as str
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const at = findCommand(argv);
   const command = at === -1 ? undefined : argv[at];
-  if (command !== undefined && !(command in COMMAND_OPTIONS)) {
+  if (command !== undefined && !isCommand(command)) {
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
+  const commandOptions: Options = command ? COMMAND_OPTIONS[command] : {};
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...GLOBAL, ...(command ? COMMAND_OPTIONS[command] : {}) },
+    options: { ...GLOBAL, ...commandOptions },
     allowPositionals: true,
     strict: true,
   });
-  if (!command || command === 'help' || values.help === true) {
-    io.stdout.write(USAGE + '\n');
-    return command || values.help ? 0 : 2;
+  if (values.help === true || command === 'help') {
+    // `docbatch COMMAND --help`, `docbatch help [COMMAND]`: to stdout, exit 0.
+    const topic =
+      command === 'help' ? (positionals[1] ?? (values.help === true ? 'help' : undefined)) : command;
+    if (topic !== undefined && !isCommand(topic))
+      throw new UsageError(`unknown command ${JSON.stringify(topic)}`);
+    if (command === 'help' && positionals.length > 2) {
+      throw new UsageError(`too many arguments for help: ${positionals.slice(2).join(' ')}`);
+    }
+    io.stdout.write((topic === undefined ? USAGE : COMMAND_HELP[topic]) + '\n');
+    return EXIT.OK;
+  }
+  if (values.version === true) {
+    io.stdout.write(packageVersion() + '\n');
+    return EXIT.OK;
+  }
+  if (!command) {
+    // No command: the usage is the error message.
+    io.stderr.write(USAGE + '\n');
+    return EXIT.USAGE;
   }
   const args = positionals.slice(1);
   const json = values.json === true;
@@ -233,13 +211,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`docbatch: ${message}\n`);
     return code;
   };
+  // A usage error points at the command's own help when the command is known.
+  const at = findCommand(argv);
+  const command = at === -1 ? undefined : argv[at];
+  const hint = `(run docbatch ${command !== undefined && isCommand(command) && command !== 'help' ? `${command} ` : ''}--help)`;
   try {
     return await dispatch(argv, io);
   } catch (err) {
-    if (err instanceof UsageError) return fail(`${err.message}\n(run docbatch --help)`, 2);
+    if (err instanceof UsageError) return fail(`${err.message}\n${hint}`, EXIT.USAGE);
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      return fail(`${(err as Error).message}\n(run docbatch --help)`, 2);
+      return fail(`${(err as Error).message}\n${hint}`, EXIT.USAGE);
     }
     if (err instanceof DocBatchError) {
       const lines = [`${err.code}: ${err.message}`];

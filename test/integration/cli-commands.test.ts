@@ -120,7 +120,6 @@ describe('usage errors exit 2, failures exit 1', () => {
       [['submit', '--task', 'summarization'], 'needs a FILE'],
       [['submit', 'x.ndjson'], 'needs --task'],
       [['submit', 'x.ndjson', '--task', 'poetry'], 'unknown --task'],
-      [['submit', 'missing.ndjson', '--task', 'summarization'], 'cannot read'],
       [['submit', 'x.xml', '--task', 'summarization'], '--format'],
       [['status', 'bat_x', '--bogus'], "Unknown option '--bogus'"],
       [['list', '--status', 'nope'], 'unknown --status'],

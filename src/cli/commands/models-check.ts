@@ -7,6 +7,7 @@ import type { RegistryProblem } from '../../core/models/registry';
 import type { ModelInfo } from '../../core/models/types';
 import type { CliContext } from '../cli-context';
 import { log, out } from '../cli-context';
+import { InputError } from '../inputs/read-documents';
 import { UsageError } from '../usage-error';
 
 /**
@@ -24,7 +25,9 @@ export async function modelsCheck(ctx: CliContext, dir: string | undefined): Pro
   let only: { name: string; version: number } | undefined;
   if (dir !== undefined) {
     const abs = path.resolve(dir);
-    if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new UsageError(`${dir} is not a directory`);
+    // A missing DIR fails the check (exit 1), like a missing input file of submit.
+    if (!existsSync(abs) || !statSync(abs).isDirectory())
+      throw new InputError(`cannot read ${dir}: not a directory`);
     if (existsSync(path.join(abs, 'config.json'))) {
       const version = Number(path.basename(abs));
       if (!Number.isInteger(version) || version < 1) {

@@ -109,16 +109,17 @@ export function openInput(file: string, opts: InputOptions, stdin: Readable = pr
   const isStdin = file === '-';
   let size: number | undefined;
   if (!isStdin) {
+    // A file that is missing or unreadable is a failed command (exit 1), not a usage error.
+    let st;
     try {
-      const st = statSync(file);
-      if (!st.isFile()) throw new UsageError(`${file} is not a file`);
-      size = st.size;
+      st = statSync(file);
     } catch (err) {
-      if (err instanceof UsageError) throw err;
-      throw new UsageError(
+      throw new InputError(
         `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       );
     }
+    if (!st.isFile()) throw new InputError(`cannot read ${file}: not a file`);
+    size = st.size;
   }
   let read = 0;
   let stdinUsed = false;
