@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
- * Generates src/sdk/openapi-types.ts (the SDK's wire types) from the component schemas of
- * openapi/openapi.json, so the SDK's types are the contract's types:
+ * Generates src/sdk/openapi-types.ts (the SDK's wire types) from openapi/openapi.json with
+ * openapi-typescript (devDependency), so the SDK's types are the contract's types:
  *
  *   npm run sdk:types            # rewrite the file
  *   npm run sdk:types -- --check # exit 1 when the committed file is stale
  *
- * test/unit/sdk-types.test.ts runs the same generation and fails when the committed file differs.
- * Supports the JSON Schema subset the document uses: type (also as a list, e.g. ["string","null"]),
- * enum, const, $ref, oneOf/anyOf (unions), allOf (intersections), object properties/required/
- * additionalProperties, array items; `description` becomes TSDoc.
+ * Options: `defaultNonNullable: false` (a property with a `default` that is not `required`, such
+ * as `priority` or `completion_window` of a create request, stays optional) and root types without
+ * a prefix (`export type Batch = components["schemas"]["Batch"]`), so each component schema is
+ * a type of its own name, as src/sdk/types.ts imports them. The output is formatted with the
+ * repo's Prettier config. test/unit/sdk-types.test.ts runs `--check` and fails when the committed
+ * file differs. The SDK has no runtime dependency on any of this: the file holds types only.
  */
 'use strict';
 
@@ -20,120 +22,32 @@ const ROOT = path.resolve(__dirname, '..');
 const SPEC = path.join(ROOT, 'openapi', 'openapi.json');
 const OUT = path.join(ROOT, 'src', 'sdk', 'openapi-types.ts');
 
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-function refName(ref) {
-  const m = /^#\/components\/schemas\/(.+)$/.exec(ref);
-  if (!m) throw new Error(`unsupported $ref ${ref}`);
-  return m[1];
-}
-
-function doc(schema, indent) {
-  const parts = [];
-  if (schema.description) parts.push(schema.description);
-  if (schema.examples && schema.examples.length > 0)
-    parts.push(`Example: \`${JSON.stringify(schema.examples[0])}\`.`);
-  if (parts.length === 0) return '';
-  const text = parts.join(' ').replace(/\*\//g, '*\\/');
-  return `${indent}/** ${text} */\n`;
-}
-
-function union(types) {
-  const uniq = [...new Set(types)];
-  return uniq.length === 1 ? uniq[0] : uniq.map((t) => (/[&]/.test(t) ? `(${t})` : t)).join(' | ');
-}
-
-function objectType(schema, indent) {
-  const props = schema.properties || {};
-  const extra = schema.additionalProperties;
-  if (Object.keys(props).length === 0) {
-    if (extra === true || extra === undefined) return 'Record<string, unknown>';
-    if (extra === false) return 'Record<string, never>';
-    return `Record<string, ${typeOf(extra, indent)}>`;
-  }
-  const required = new Set(schema.required || []);
-  const inner = indent + '  ';
-  const lines = Object.entries(props).map(([name, sub]) => {
-    const key = IDENT.test(name) ? name : JSON.stringify(name);
-    return `${doc(sub, inner)}${inner}${key}${required.has(name) ? '' : '?'}: ${typeOf(sub, inner)};`;
-  });
-  if (extra === true || (extra && typeof extra === 'object')) {
-    lines.push(`${inner}[key: string]: ${extra === true ? 'unknown' : typeOf(extra, inner)};`);
-  }
-  return `{\n${lines.join('\n')}\n${indent}}`;
-}
-
-function typeOf(schema, indent = '') {
-  if (schema === true || schema === undefined) return 'unknown';
-  if (schema.$ref) return refName(schema.$ref);
-  if ('const' in schema) return JSON.stringify(schema.const);
-  if (schema.enum) return union(schema.enum.map((v) => JSON.stringify(v)));
-  if (schema.oneOf || schema.anyOf)
-    return union((schema.oneOf || schema.anyOf).map((s) => typeOf(s, indent)));
-  if (schema.allOf) return schema.allOf.map((s) => typeOf(s, indent)).join(' & ');
-  const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
-  if (types.length === 0) return schema.properties ? objectType(schema, indent) : 'unknown';
-  return union(
-    types.map((t) => {
-      switch (t) {
-        case 'string':
-          return 'string';
-        case 'integer':
-        case 'number':
-          return 'number';
-        case 'boolean':
-          return 'boolean';
-        case 'null':
-          return 'null';
-        case 'array': {
-          const item = typeOf(schema.items, indent);
-          return /[|&\s]/.test(item) && !item.startsWith('{') ? `(${item})[]` : `${item}[]`;
-        }
-        case 'object':
-          return objectType(schema, indent);
-        default:
-          throw new Error(`unsupported type ${t}`);
-      }
-    }),
-  );
-}
+/** openapi-typescript's options (also used by the test). */
+const OPTIONS = { defaultNonNullable: false, rootTypes: true, rootTypesNoSchemaPrefix: true };
 
 /** The TypeScript source for an OpenAPI document (before formatting). */
-function generate(spec) {
-  const schemas = (spec.components && spec.components.schemas) || {};
-  const out = [
+async function generate(spec) {
+  const { default: openapiTS, astToString } = require('openapi-typescript');
+  const ast = await openapiTS(spec, OPTIONS);
+  return [
     '/**',
-    ' * GENERATED by scripts/sdk-types.js from openapi/openapi.json: do not edit; run `npm run sdk:types`.',
-    ` * The contract's component schemas (OpenAPI ${spec.openapi}, API version ${spec.info && spec.info.version}).`,
+    ' * GENERATED by scripts/sdk-types.js (openapi-typescript) from openapi/openapi.json: do not edit;',
+    ' * run `npm run sdk:types`.',
+    ` * The contract (OpenAPI ${spec.openapi}, API version ${spec.info && spec.info.version}).`,
     ' */',
     '',
-  ];
-  for (const [name, schema] of Object.entries(schemas)) {
-    if (!IDENT.test(name)) throw new Error(`schema name ${name} is not an identifier`);
-    const isInterface =
-      (schema.type === 'object' || (!schema.type && schema.properties)) &&
-      schema.properties &&
-      !schema.oneOf &&
-      !schema.anyOf &&
-      !schema.allOf;
-    out.push(
-      isInterface
-        ? `${doc(schema, '')}export interface ${name} ${objectType(schema, '')}`
-        : `${doc(schema, '')}export type ${name} = ${typeOf(schema, '')};`,
-    );
-    out.push('');
-  }
-  return out.join('\n');
+    astToString(ast),
+  ].join('\n');
 }
 
 /** The generated file exactly as committed: generated, then formatted with the repo's Prettier config. */
 async function render(spec = JSON.parse(fs.readFileSync(SPEC, 'utf8'))) {
   const prettier = require('prettier');
   const options = (await prettier.resolveConfig(OUT)) || {};
-  return prettier.format(generate(spec), { ...options, filepath: OUT });
+  return prettier.format(await generate(spec), { ...options, filepath: OUT });
 }
 
-module.exports = { generate, render, OUT, SPEC };
+module.exports = { generate, render, OUT, SPEC, OPTIONS };
 
 if (require.main === module) {
   render().then(
