@@ -27,7 +27,15 @@ const OPTIONS = { defaultNonNullable: false, rootTypes: true, rootTypesNoSchemaP
 
 /** The TypeScript source for an OpenAPI document (before formatting). */
 async function generate(spec) {
-  const { default: openapiTS, astToString } = require('openapi-typescript');
+  let openapiTypescript;
+  try {
+    openapiTypescript = require('openapi-typescript');
+  } catch (err) {
+    if (err && err.code === 'MODULE_NOT_FOUND')
+      throw new Error('openapi-typescript is not installed: run `npm install` (it is a devDependency)');
+    throw err;
+  }
+  const { default: openapiTS, astToString } = openapiTypescript;
   const ast = await openapiTS(spec, OPTIONS);
   return [
     '/**',
