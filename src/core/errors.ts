@@ -22,6 +22,10 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'REQUEST_TIMEOUT'
   | 'INVALID_WEBHOOK_URL'
+  | 'INVALID_MODEL'
+  | 'MODEL_NAME_TAKEN'
+  | 'MODEL_VERSION_EXISTS'
+  | 'MODEL_IN_USE'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 
@@ -44,13 +48,18 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   REQUEST_TIMEOUT: 408,
   INVALID_WEBHOOK_URL: 400,
+  INVALID_MODEL: 400,
+  MODEL_NAME_TAKEN: 409,
+  MODEL_VERSION_EXISTS: 409,
+  MODEL_IN_USE: 409,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
-/** One line-level problem in an upload (1-based `line`). */
+/** One line-level problem in an upload (1-based `line`), or one file's (a model upload's `file`). */
 export interface ErrorDetail {
   line?: number;
+  file?: string;
   field?: string;
   message: string;
 }

@@ -102,12 +102,16 @@ const configSchema = z
   .passthrough()
   .superRefine((c, ctx) => {
     if (c.task === 'classification' && !c.labels)
-      ctx.addIssue({ code: 'custom', message: 'classification needs labels' });
+      ctx.addIssue({ code: 'custom', path: ['labels'], message: 'classification needs labels' });
     if (c.labels && new Set(c.labels).size !== c.labels.length) {
-      ctx.addIssue({ code: 'custom', message: 'labels must be unique' });
+      ctx.addIssue({ code: 'custom', path: ['labels'], message: 'labels must be unique' });
     }
     if (c.task === 'translation' && (!c.source_lang || !c.target_lang)) {
-      ctx.addIssue({ code: 'custom', message: 'translation needs source_lang and target_lang' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.source_lang ? 'target_lang' : 'source_lang'],
+        message: 'translation needs source_lang and target_lang',
+      });
     }
     if (c.max_length === undefined && c.runtime !== 'text-classifier') {
       ctx.addIssue({ code: 'custom', path: ['max_length'], message: 'required' });
@@ -135,6 +139,8 @@ export class ModelRegistry {
   private readonly repositories: string[];
   private readonly loaders: Record<string, ModelLoader>;
   private readonly loaded = new Map<string, Promise<TaskModel>>();
+  /** Entries outside the repositories, by key (tenant models a worker materialised): see {@link adopt}. */
+  private readonly adopted = new Map<string, ModelInfo>();
   /** Outcome of each entry's file check (by `name@version`): undefined = passed. */
   private readonly checks = new Map<string, Promise<RegistryProblem | undefined>>();
   private models: ScannedModel[] | undefined;
@@ -251,7 +257,7 @@ export class ModelRegistry {
     const id = typeof idOrInfo === 'string' ? idOrInfo : idOrInfo.id;
     const cached = this.loaded.get(id);
     if (cached) return cached;
-    const info = this.scan().find((m) => m.id === id);
+    const info = this.adopted.get(id) ?? this.scan().find((m) => m.id === id);
     if (!info) return Promise.reject(new AppError('UNKNOWN_MODEL', `unknown model '${id}'`));
     const loader = this.loaders[info.runtime!]!;
     const started = Date.now();
@@ -269,6 +275,25 @@ export class ModelRegistry {
       );
     this.loaded.set(id, promise);
     return promise;
+  }
+
+  /**
+   * Serves the model in `dir` (a directory outside the repositories: a tenant model a worker
+   * materialised from Postgres) under `key`, which {@link load} then takes as its id. Its
+   * config.json is read as a repository entry's; `key` is the returned info's `id`. Adopting the
+   * same key again returns the entry adopted first.
+   * @throws ModelError MODEL_LOAD_FAILED naming config.json and the field when it is invalid.
+   */
+  adopt(key: string, dir: string, name: string, version: number): ModelInfo {
+    const known = this.adopted.get(key);
+    if (known) return { ...known };
+    const parsed = readModelConfig(dir, name, version, this.loaders);
+    if ('problem' in parsed) {
+      throw new ModelError('MODEL_LOAD_FAILED', parsed.problem.message, 'config.json', parsed.problem.field);
+    }
+    const info = { ...parsed.info, id: key };
+    this.adopted.set(key, info);
+    return { ...info };
   }
 
   /** Disposes one loaded model (no-op when it is not loaded). */
@@ -346,43 +371,12 @@ export class ModelRegistry {
 
   private readEntry(repo: string, name: string, version: string): ModelInfo | undefined {
     const dir = path.join(repo, name, version);
-    const file = path.join(dir, 'config.json');
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      this.skip(dir, `cannot read config.json: ${err instanceof Error ? err.message : String(err)}`);
+    const parsed = readModelConfig(dir, name, Number(version), this.loaders);
+    if ('problem' in parsed) {
+      this.skip(dir, parsed.problem.message);
       return undefined;
     }
-    const parsed = configSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.skip(dir, `invalid config.json: ${describeZodError(parsed.error)}`);
-      return undefined;
-    }
-    const c = parsed.data;
-    if (c.name !== name) {
-      this.skip(dir, `config.json name '${c.name}' does not match directory '${name}'`);
-      return undefined;
-    }
-    if (!this.loaders[c.runtime]) {
-      this.skip(dir, `unknown runtime '${c.runtime}' (known: ${Object.keys(this.loaders).join(', ')})`);
-      return undefined;
-    }
-    const info: ModelInfo = {
-      id: `${name}@${Number(version)}`,
-      name,
-      version: Number(version),
-      task: c.task as Task,
-      maxLength: c.max_length ?? classifierMaxLength(c),
-      dir,
-      runtime: c.runtime,
-      default: c.default ?? false,
-      config: Object.freeze({ ...c }),
-    };
-    if (c.labels) info.labels = [...c.labels];
-    if (c.source_lang) info.source_lang = c.source_lang;
-    if (c.target_lang) info.target_lang = c.target_lang;
-    return info;
+    return parsed.info;
   }
 
   private scan(): ScannedModel[] {
@@ -425,6 +419,109 @@ export class ModelRegistry {
   }
 }
 
+/** Why a config.json cannot be served: the message, and the field (`config.json <path>`) when one is at fault. */
+export interface ConfigProblem {
+  message: string;
+  field?: string;
+}
+
+/**
+ * Reads and validates `<dir>/config.json` of the entry `name@version`, exactly as the registry
+ * reads a repository entry: the schema, the name against the directory's and a known runtime.
+ */
+export function readModelConfig(
+  dir: string,
+  name: string,
+  version: number,
+  loaders: Readonly<Record<string, ModelLoader>> = DEFAULT_LOADERS,
+): { info: ModelInfo } | { problem: ConfigProblem } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  } catch (err) {
+    return {
+      problem: { message: `cannot read config.json: ${err instanceof Error ? err.message : String(err)}` },
+    };
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    return {
+      problem: {
+        message: `invalid config.json: ${describeZodError(parsed.error)}`,
+        field: first?.path.length ? `config.json ${first.path.join('.')}` : 'config.json',
+      },
+    };
+  }
+  const c = parsed.data;
+  if (c.name !== name) {
+    return {
+      problem: {
+        message: `config.json name '${c.name}' does not match directory '${name}'`,
+        field: 'config.json name',
+      },
+    };
+  }
+  if (!loaders[c.runtime]) {
+    return {
+      problem: {
+        message: `unknown runtime '${c.runtime}' (known: ${Object.keys(loaders).join(', ')})`,
+        field: 'config.json runtime',
+      },
+    };
+  }
+  const info: ModelInfo = {
+    id: `${name}@${version}`,
+    name,
+    version,
+    task: c.task as Task,
+    maxLength: c.max_length ?? classifierMaxLength(c),
+    dir,
+    runtime: c.runtime,
+    default: c.default ?? false,
+    config: Object.freeze({ ...c }),
+  };
+  if (c.labels) info.labels = [...c.labels];
+  if (c.source_lang) info.source_lang = c.source_lang;
+  if (c.target_lang) info.target_lang = c.target_lang;
+  return { info };
+}
+
+/**
+ * Checks the model in `dir` as `name@version` exactly as the registry checks a repository entry
+ * (config.json, then its files: loading checks every part against the others and runs a probe
+ * document), then releases it. Unlike the registry, which loads only {@link CHECKED_RUNTIMES} when
+ * it reads a repository, every runtime is loaded (an upload is checked once, before it is kept).
+ * @returns the entry, as the registry would list it (`dir` = `dir`).
+ * @throws ModelError MODEL_LOAD_FAILED or MODEL_INCOMPATIBLE naming the file and the field.
+ */
+export async function checkModelDirectory(
+  dir: string,
+  name: string,
+  version: number,
+  options: { loaders?: Record<string, ModelLoader>; ready?: Promise<unknown> } = {},
+): Promise<ModelInfo> {
+  const loaders = { ...DEFAULT_LOADERS, ...options.loaders };
+  const parsed = readModelConfig(dir, name, version, loaders);
+  if ('problem' in parsed) {
+    throw new ModelError('MODEL_LOAD_FAILED', parsed.problem.message, 'config.json', parsed.problem.field);
+  }
+  await options.ready;
+  let model: TaskModel;
+  try {
+    model = await loaders[parsed.info.runtime!]!({ ...parsed.info });
+  } catch (err) {
+    throw asModelError(err);
+  }
+  model.dispose();
+  return parsed.info;
+}
+
+/** True when `name` may name a model (a repository directory, a tenant model). */
+export function isValidModelName(name: string): boolean {
+  return NAME_RE.test(name);
+}
+
 /**
  * One default per task: the latest version of a name whose latest version says `default: true`
  * (a name from MODELS_DIR wins over a bundled one, then the alphabetically first); without any
@@ -455,7 +552,7 @@ function classifierMaxLength(c: Record<string, unknown>): number {
 }
 
 /** Any load error as a ModelError (an error that is not one is a file the loader could not read). */
-function asModelError(err: unknown): ModelError {
+export function asModelError(err: unknown): ModelError {
   if (err instanceof ModelError) return err;
   const code = modelErrorCode(err);
   const e = err as { message?: unknown; file?: string; field?: string };
