@@ -19,6 +19,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY prisma ./prisma
 COPY models ./models
+COPY resources ./resources
 COPY openapi ./openapi
 COPY bin ./bin
 USER node

@@ -1,0 +1,100 @@
+import { KERAS_DEFAULT_FILTERS, KerasTokenizer, pythonLower } from '../models/tokenizers/keras-tokenizer';
+
+/** The OOV token of trained models' tokenizers (id 1). */
+export const OOV_TOKEN = '<OOV>';
+
+const FILTER_RE = new RegExp(
+  `[${[...KERAS_DEFAULT_FILTERS].map((c) => `\\u{${c.codePointAt(0)!.toString(16)}}`).join('')}]`,
+  'gu',
+);
+
+/** Keras's `text_to_word_sequence(text)` with the default filters, `lower=True`, `split=" "`. */
+export function kerasWords(text: string): string[] {
+  return pythonLower(text)
+    .replace(FILTER_RE, ' ')
+    .split(' ')
+    .filter((w) => w !== '');
+}
+
+/**
+ * A fitted Keras `Tokenizer(oov_token="<OOV>")` (default filters, lower-cased, split on spaces, no
+ * num_words): what `fit_on_texts(texts)` and then `fit_on_texts([" ".join(extraWords)])` give in
+ * Keras, so `toJson()` is the string Keras's `Tokenizer.to_json()` would return and
+ * `tokenizer_from_json` (or docbatch's `keras` tokenizer type) reads it back with the same ids.
+ */
+export class FittedKerasTokenizer {
+  /** Words in id order: `words[0]` has id 1 (the OOV token). */
+  readonly words: string[];
+  readonly wordIndex: Map<string, number>;
+  private readonly wordCounts: Map<string, number>;
+  private readonly wordDocs: Map<string, number>;
+  private readonly documentCount: number;
+  private readonly tokenizer: KerasTokenizer;
+
+  constructor(texts: Iterable<string>, extraWords: Iterable<string> = []) {
+    const counts = new Map<string, number>();
+    const docs = new Map<string, number>();
+    let documents = 0;
+    const fit = (text: string): void => {
+      documents++;
+      const seen = new Set<string>();
+      for (const w of kerasWords(text)) {
+        counts.set(w, (counts.get(w) ?? 0) + 1);
+        if (!seen.has(w)) {
+          seen.add(w);
+          docs.set(w, (docs.get(w) ?? 0) + 1);
+        }
+      }
+    };
+    for (const t of texts) fit(t);
+    const extra = [...extraWords].filter((w) => !counts.has(w) && w !== OOV_TOKEN);
+    if (extra.length > 0) fit(extra.join(' '));
+    // Keras sorts by count, descending; Python's sort is stable, so ties keep first-seen order.
+    const ordered = [...counts.entries()].map(([w, c], i) => ({ w, c, i }));
+    ordered.sort((a, b) => b.c - a.c || a.i - b.i);
+    this.words = [OOV_TOKEN, ...ordered.filter((e) => e.w !== OOV_TOKEN).map((e) => e.w)];
+    this.wordIndex = new Map(this.words.map((w, i) => [w, i + 1]));
+    this.wordCounts = counts;
+    this.wordDocs = docs;
+    this.documentCount = documents;
+    this.tokenizer = new KerasTokenizer({
+      numWords: null,
+      filters: KERAS_DEFAULT_FILTERS,
+      lower: true,
+      split: ' ',
+      charLevel: false,
+      oovToken: OOV_TOKEN,
+      wordIndex: this.wordIndex,
+    });
+  }
+
+  /** Vocabulary size of the embedding table: the largest id + 1 (id 0 is padding). */
+  get vocabSize(): number {
+    return this.words.length + 1;
+  }
+
+  /** `texts_to_sequences([text])[0]`, exactly as the served `keras` tokenizer encodes it. */
+  encode(text: string): Int32Array {
+    return this.tokenizer.encode(text).ids;
+  }
+
+  /** The string Keras's `Tokenizer.to_json()` returns for this tokenizer. */
+  toJson(): string {
+    const obj = (entries: [string, number | string][]): string => JSON.stringify(Object.fromEntries(entries));
+    const config = {
+      num_words: null,
+      filters: KERAS_DEFAULT_FILTERS,
+      lower: true,
+      split: ' ',
+      char_level: false,
+      oov_token: OOV_TOKEN,
+      document_count: this.documentCount,
+      word_counts: obj([...this.wordCounts.entries()]),
+      word_docs: obj([...this.wordDocs.entries()]),
+      index_docs: obj([...this.wordDocs.entries()].map(([w, c]) => [String(this.wordIndex.get(w)), c])),
+      index_word: obj(this.words.map((w, i) => [String(i + 1), w])),
+      word_index: obj(this.words.map((w, i) => [w, i + 1])),
+    };
+    return JSON.stringify({ class_name: 'Tokenizer', config });
+  }
+}
