@@ -128,7 +128,13 @@ export async function spawnDocbatch(
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'scripts/run-ts.js'), path.join(ROOT, 'src/main.ts'), kind],
+    [
+      // e.g. BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the children.
+      ...(process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      path.join(ROOT, 'scripts/run-ts.js'),
+      path.join(ROOT, 'src/main.ts'),
+      kind,
+    ],
     {
       cwd: ROOT,
       env: {

@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
-import { UploadSlots, batchSettingsFrom, setRetentionDays } from '../core/batches';
+import { IngestThreadPool, UploadSlots, batchSettingsFrom, setRetentionDays } from '../core/batches';
 import type { BatchDeps, ModelCatalog } from '../core/batches';
 import type { ApiConfig } from '../core/config';
 import type { Database } from '../core/db/database';
@@ -77,8 +77,17 @@ function buildBatchDeps(ctx: ApiContext): BatchDeps {
       ctx.config.UPLOAD_SLOTS_PER_TENANT ||
         Math.max(1, Math.floor(Math.max(1, ctx.config.DB_POOL_SIZE - 2) / 2)),
     ),
+    ingestThreads:
+      ctx.config.INGEST_THREADS > 0
+        ? new IngestThreadPool(ctx.config.INGEST_THREADS, ctx.config.INGEST_THREAD_NICE)
+        : undefined,
     settings: batchSettingsFrom(ctx.config),
   };
+}
+
+/** Stops what {@link batchDepsFor} started for `ctx` (the ingest threads), if it ran. */
+export async function closeBatchDeps(ctx: ApiContext): Promise<void> {
+  await depsByContext.get(ctx)?.ingestThreads?.close();
 }
 
 /**

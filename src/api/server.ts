@@ -5,7 +5,7 @@ import { Database } from '../core/db/database';
 import type { Logger } from '../core/logger';
 import { QueueSet } from '../core/queue/queues';
 import { createRedis } from '../core/redis';
-import { createApp } from './app';
+import { closeBatchDeps, createApp } from './app';
 import type { ApiContext } from './app';
 
 /** The API process: HTTP server plus its connections. `start()`/`stop()` are idempotent. */
@@ -91,6 +91,7 @@ export class ApiServer {
       });
     }
     if (this.ctx) {
+      await closeBatchDeps(this.ctx);
       await this.ctx.queues.close();
       this.ctx.redis.disconnect();
       await this.ctx.db.close();

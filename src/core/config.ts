@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { defaultIngestThreads } from './threads';
 import { allowlistProblems } from './webhooks/url-policy';
 
 /**
@@ -107,6 +108,18 @@ const api = z.object({
    * 429). Default: half of the process's upload slots (DB_POOL_SIZE - 2), at least 1.
    */
   UPLOAD_SLOTS_PER_TENANT: int(0, 0),
+  /**
+   * Threads that parse and check the documents of streamed uploads, so the API's event loop stays free
+   * for other requests during upload bursts (issue 16). 0: the event loop does it. Default: cores - 1,
+   * from 1 to 4.
+   */
+  INGEST_THREADS: int(defaultIngestThreads(), 0, 64),
+  /**
+   * Linux nice value of the ingest threads (per thread; the rest of the process stays at its own): when
+   * the cores are busy, the event loop's reads come before the parsing of uploads. 0 keeps the process's.
+   * Default 10.
+   */
+  INGEST_THREAD_NICE: int(10, 0, 19),
   /** An upload whose body sends nothing for this long is cut off with 408 REQUEST_TIMEOUT. Default 30 s. */
   UPLOAD_IDLE_TIMEOUT_MS: int(30_000, 1),
   /**

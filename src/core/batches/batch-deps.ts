@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { QueueSet } from '../queue/queues';
 import type { SubmissionLimiter } from '../tenants/submission-limits';
 import type { ModelCatalog } from './model-catalog';
+import type { IngestThreadPool } from './ingest-threads';
 import type { UploadSlots } from './upload-slots';
 
 /** Limits and tunables of the batch domain (from config; see the README configuration table). */
@@ -32,6 +33,8 @@ export interface BatchDeps {
   limiter?: SubmissionLimiter;
   /** Bound on concurrent uploads of this process; when absent, unbounded. */
   uploadSlots?: UploadSlots;
+  /** Threads that parse and check streamed uploads (`INGEST_THREADS`); when absent, this thread does. */
+  ingestThreads?: IngestThreadPool;
   settings: BatchSettings;
 }
 

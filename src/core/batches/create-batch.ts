@@ -163,11 +163,14 @@ async function ingest(
 ): Promise<IngestOutcome> {
   const { db, settings } = deps;
   const batchId = newId('bat');
-  const validator = new DocumentValidator({
+  const validatorOptions = {
     batchId,
     maxDocChars: settings.maxDocChars,
     maxDocs: settings.maxDocsPerBatch,
-  });
+  };
+  // In an ingest thread when the process has them (the API), else in this thread.
+  const threaded = deps.ingestThreads?.open(validatorOptions);
+  const validator = threaded ?? new DocumentValidator(validatorOptions);
   let client: PoolClient | undefined = await db.pool.connect();
   // A checked-out pg client has no 'error' listener of the pool: without this one, a connection
   // dropped mid-COPY would be an uncaught exception. The failure reaches us through the COPY stream.
@@ -230,29 +233,61 @@ async function ingest(
       });
     const items = input.documents[Symbol.asyncIterator]();
     let stoppedEarly = false;
+    // COPY rows are written in pieces of about COPY_WRITE_CHARS, not per slice: each write to the
+    // connection is a socket write, and on a loopback connection the sender's thread also runs the
+    // receiver's TCP path, so per-slice writes cost the API's one thread more than the parsing did.
+    let pending: string[] = [];
+    let pendingChars = 0;
+    const flush = async (): Promise<void> => {
+      if (pendingChars === 0) return;
+      const data = pending.length === 1 ? (pending[0] as string) : pending.join('');
+      pending = [];
+      pendingChars = 0;
+      await orCopyFailure(write(copy, data));
+    };
+    /** Takes the rows of the next validated items (after the validator's tally was updated). */
+    const take = async (rows: string): Promise<void> => {
+      if (!validator.ok) {
+        abandon();
+        if (validator.errors.length >= MAX_ERROR_DETAILS) stoppedEarly = true;
+        return;
+      }
+      if (copyError) throw copyError;
+      if (rows) {
+        pending.push(rows);
+        pendingChars += rows.length;
+        if (pendingChars >= COPY_WRITE_CHARS) await flush();
+      }
+    };
+    // Threaded: up to THREAD_PIPELINE_DEPTH socket chunks in the thread while this one reads the next.
+    const inflight: Promise<string>[] = [];
     for (;;) {
       const next = client ? await orCopyFailure(items.next()) : await items.next();
       if (next.done) break;
-      // A body already buffered in the socket is parsed without ever returning to the event loop (each
-      // chunk resolves as a microtask), and one socket chunk holds up to a few hundred documents: parse,
-      // check and copy them in slices of INGEST_SLICE_DOCS with a turn of the event loop after each, so
-      // one turn of a burst of uploads stays short and reads and other requests are served in between
-      // (issue 16: GET p95 was 55x its rest figure with no yield, ~10x with one yield per socket chunk).
-      for (let at = 0; at < next.value.length && !stoppedEarly; at += INGEST_SLICE_DOCS) {
-        const slice =
-          next.value.length <= INGEST_SLICE_DOCS ? next.value : next.value.slice(at, at + INGEST_SLICE_DOCS);
-        const rows = validator.accept(slice);
-        if (!validator.ok) {
-          abandon();
-          if (validator.errors.length >= MAX_ERROR_DETAILS) stoppedEarly = true;
-          continue;
+      if (threaded) {
+        const validated = threaded.accept(next.value);
+        // Taken in order below; if an earlier one fails first, this one's failure is not unhandled.
+        validated.catch(() => undefined);
+        inflight.push(validated);
+        if (inflight.length >= THREAD_PIPELINE_DEPTH) await take(await (inflight.shift() as Promise<string>));
+      } else {
+        // A body already buffered in the socket is parsed without ever returning to the event loop (each
+        // chunk resolves as a microtask), and one socket chunk holds up to a few hundred documents: parse,
+        // check and copy them in slices of INGEST_SLICE_DOCS with a turn of the event loop after each, so
+        // one turn of a burst of uploads stays short and reads and other requests are served in between
+        // (issue 16: GET p95 was 55x its rest figure with no yield, ~10x with one yield per socket chunk).
+        for (let at = 0; at < next.value.length && !stoppedEarly; at += INGEST_SLICE_DOCS) {
+          const slice =
+            next.value.length <= INGEST_SLICE_DOCS
+              ? next.value
+              : next.value.slice(at, at + INGEST_SLICE_DOCS);
+          await take(validator.accept(slice) as string);
+          await yieldToEventLoop();
         }
-        if (copyError) throw copyError;
-        if (rows) await orCopyFailure(write(copy, rows));
-        await yieldToEventLoop();
       }
       if (stoppedEarly) break;
     }
+    while (inflight.length > 0 && !stoppedEarly) await take(await (inflight.shift() as Promise<string>));
     const invalid = validator.result();
     if (invalid) {
       // After 100 errors the rest of the body is not read (the HTTP layer closes the connection).
@@ -262,6 +297,7 @@ async function ingest(
       throw invalid;
     }
     if (validator.count === 0) throw noDocumentsError();
+    await flush();
     copy.end();
     await finished(copy);
     if (copyError) throw copyError;
@@ -292,11 +328,19 @@ async function ingest(
   } catch (err) {
     abandon();
     throw duplicateIdBackstop(err);
+  } finally {
+    threaded?.close();
   }
 }
 
 /** Documents parsed, checked and copied per turn of the event loop during an upload (see `ingest`). */
 const INGEST_SLICE_DOCS = 32;
+
+/** Socket chunks of one upload in its ingest thread at once (see `ingest`). */
+const THREAD_PIPELINE_DEPTH = 2;
+
+/** Characters of COPY rows gathered before one write to the connection (see `ingest`). */
+const COPY_WRITE_CHARS = 64 * 1024;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -297,19 +297,31 @@ export class DocumentValidator {
 
   /** The error to answer with once all items were seen, or null when every document is valid. */
   result(): AppError | null {
-    if (this.errorCount === 0) return null;
-    const more = this.errorCount > this.errors.length ? ` (first ${this.errors.length} shown)` : '';
-    if (this.duplicateCount === this.errorCount) {
-      return new AppError(
-        'DUPLICATE_DOCUMENT_ID',
-        `${this.errorCount} document(s) reuse an id already used in this batch${more}; nothing was stored.`,
-        this.errors,
-      );
-    }
+    return validationError(this);
+  }
+}
+
+/** What {@link validationError} needs of a validator (also what an ingest thread reports). */
+export interface ValidationTally {
+  errorCount: number;
+  duplicateCount: number;
+  errors: ErrorDetail[];
+}
+
+/** The error to answer an upload with, or null when every document was valid. */
+export function validationError(t: ValidationTally): AppError | null {
+  if (t.errorCount === 0) return null;
+  const more = t.errorCount > t.errors.length ? ` (first ${t.errors.length} shown)` : '';
+  if (t.duplicateCount === t.errorCount) {
     return new AppError(
-      'INVALID_DOCUMENT',
-      `${this.errorCount} invalid document line(s)${more}; nothing was stored.`,
-      this.errors,
+      'DUPLICATE_DOCUMENT_ID',
+      `${t.errorCount} document(s) reuse an id already used in this batch${more}; nothing was stored.`,
+      t.errors,
     );
   }
+  return new AppError(
+    'INVALID_DOCUMENT',
+    `${t.errorCount} invalid document line(s)${more}; nothing was stored.`,
+    t.errors,
+  );
 }

@@ -38,6 +38,7 @@ export { arraySource, ndjsonSource } from './document-source';
 export type { DocumentItem, DocumentSource, NdjsonSourceOptions } from './document-source';
 export { DocumentValidator, MAX_CLIENT_ID_CHARS, MAX_ERROR_DETAILS, copyEscape } from './document-validator';
 export { END_EVENTS, failBatch, finalizeBatchIfDone } from './finalize';
+export { IngestThreadPool } from './ingest-threads';
 export { batchesCreated, documentsIngested, ingestSeconds, uploadsRejected } from './ingest-metrics';
 export type { EndStatus, FinalizedBatch } from './finalize';
 export type { ModelCatalog } from './model-catalog';

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { MessageChannel, Worker } from 'node:worker_threads';
-import type { MessagePort, Transferable } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort, Transferable , Worker } from 'node:worker_threads';
 import { applyNativeEnvDefaults } from '../models/native-env';
+import { spawnThread } from '../threads';
 import type { TaskOptions } from '../models/types';
 import type {
   EncodeReply,
@@ -18,9 +17,8 @@ import type {
  * Main-thread side of the inference thread (see inference-thread.ts) and of the tokenizer thread
  * that feeds it (encoder-thread.ts). Each call posts one request and resolves with its reply;
  * `Int32Array` handles are transferred, not copied.
- *
- * Under ts-node-less execution of TypeScript sources (tests, `scripts/run-ts.js`), the thread
- * compiles its `.ts` modules with @swc/core through a require hook, as the parent does.
+ * Under TypeScript sources (tests, `scripts/run-ts.js`) the threads compile their `.ts` modules
+ * with @swc/core through a require hook, as the parent does (src/core/threads.ts).
  */
 
 /** Thrown in the main thread for an error raised inside the inference thread. */
@@ -31,29 +29,8 @@ export class InferenceThreadError extends Error {
   }
 }
 
-const TS_HOOK = `
-const fs = require('node:fs');
-const Module = require('node:module');
-const { transformSync } = require('@swc/core');
-Module._extensions['.ts'] = function (module, filename) {
-  const code = transformSync(fs.readFileSync(filename, 'utf8'), {
-    filename, sourceMaps: 'inline', module: { type: 'commonjs' },
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-  }).code;
-  module._compile(code, filename);
-};
-`;
-
-function threadEntry(name: 'inference-thread' | 'encoder-thread'): { file: string; eval: boolean } {
-  const js = path.join(__dirname, `${name}.js`);
-  if (existsSync(js)) return { file: js, eval: false };
-  const ts = path.join(__dirname, `${name}.ts`);
-  return { file: `${TS_HOOK}\nrequire(${JSON.stringify(ts)});`, eval: true };
-}
-
 function spawn(name: 'inference-thread' | 'encoder-thread'): Worker {
-  const entry = threadEntry(name);
-  return new Worker(entry.file, { eval: entry.eval });
+  return spawnThread(__dirname, name);
 }
 
 /** Options of {@link InferenceClient.start}. */
