@@ -6,6 +6,7 @@ export default tseslint.config(
     ignores: [
       'node_modules',
       'dist',
+      'packages/*/dist',
       'src/generated',
       'coverage',
       'test-output',
@@ -36,7 +37,27 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['**/api/**', '../api', '../../api'] }] },
   },
   {
-    files: ['src/cli/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    // The published packages stand alone: nothing from the server's tree (the CLI uses the SDK only).
+    files: ['packages/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/src/**', '**/core/**', '**/api/**', '**/workers/**', 'docbatch'] },
+      ],
+    },
+  },
+  {
+    files: ['packages/sdk/src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/src/**', '@docbatch/*', 'docbatch'] }] },
+  },
+  {
+    files: [
+      'src/cli/**/*.ts',
+      'packages/cli/src/**/*.ts',
+      'scripts/**/*.ts',
+      'bench/**/*.ts',
+      'test/**/*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   {

@@ -2,6 +2,11 @@
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }],
 };
+// The workspace packages from their TypeScript sources (no build step; tsconfig.json's paths agree).
+const moduleNameMapper = {
+  '^@docbatch/sdk$': '<rootDir>/packages/sdk/src/index.ts',
+  '^@docbatch/cli$': '<rootDir>/packages/cli/src/index.ts',
+};
 
 // The reliability suite (test/chaos) runs only when asked: `npm run test:chaos` (full sizes) or
 // `npm run test:chaos -- --ci` (the small CI form). A plain `npx jest` does not include it.
@@ -12,6 +17,7 @@ const chaos = process.env.DOCBATCH_CHAOS
         displayName: 'chaos',
         testEnvironment: 'node',
         transform,
+        moduleNameMapper,
         testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
         globalSetup: '<rootDir>/test/support/global-setup.ts',
         testTimeout: 600000,
@@ -27,12 +33,14 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
     {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       testTimeout: 120000,

@@ -18,7 +18,7 @@ import { copyEscape } from '../src/core/batches';
 import { encodeResultLines } from '../src/core/batches/result-line-encoder';
 import type { ResultTextRow } from '../src/core/batches/result-line-encoder';
 import { createTenantWithKey } from '../src/core/tenants';
-import { DocBatchClient } from '../src/sdk';
+import { DocBatchClient } from '@docbatch/sdk';
 import { figure, flag, isMain, mb, rssSampler, runMain, scratch, spawnDocbatch } from './scratch';
 import type { Figure, Scratch } from './scratch';
 

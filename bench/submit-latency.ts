@@ -23,8 +23,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { copyEscape, finalizeBatchIfDone } from '../src/core/batches';
 import { newId } from '../src/core/ids';
 import { createTenantWithKey } from '../src/core/tenants';
-import { DocBatchClient } from '../src/sdk';
-import type { DocumentInput } from '../src/sdk';
+import { DocBatchClient } from '@docbatch/sdk';
+import type { DocumentInput } from '@docbatch/sdk';
 import { figure, flag, isMain, runMain, scratch, spawnDocbatch } from './scratch';
 import type { Figure } from './scratch';
 

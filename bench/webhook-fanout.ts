@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/core/config';
 import { createLogger } from '../src/core/logger';
 import { createTenantWithKey } from '../src/core/tenants';
-import { DocBatchClient, verifyWebhook } from '../src/sdk';
+import { DocBatchClient, verifyWebhook } from '@docbatch/sdk';
 import { WebhookWorker } from '../src/workers/webhook-worker';
 import { figure, flag, isMain, runMain, scratch, spawnDocbatch } from './scratch';
 import type { Figure } from './scratch';

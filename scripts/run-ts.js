@@ -4,7 +4,8 @@
  *
  * Installs a require hook that compiles `.ts` files on the fly with @swc/core's `transformSync`
  * (CommonJS output, no type checking; run `npm run typecheck` for that). Used for the model
- * training and evaluation scripts under scripts/models/.
+ * training and evaluation scripts under scripts/models/ and the benchmarks. The workspace packages
+ * (@docbatch/sdk, @docbatch/cli) load from their sources too (scripts/workspace-sources.js).
  */
 'use strict';
 
@@ -25,6 +26,8 @@ function compile(source, filename) {
 Module._extensions['.ts'] = function loadTs(module, filename) {
   module._compile(compile(fs.readFileSync(filename, 'utf8'), filename), filename);
 };
+// @docbatch/sdk and @docbatch/cli from their sources, like the rest (no build step).
+require('./workspace-sources').register();
 
 const [entry, ...args] = process.argv.slice(2);
 if (!entry) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Generates src/sdk/openapi-types.ts (the SDK's wire types) from openapi/openapi.json with
+ * Generates packages/sdk/src/openapi-types.ts (the SDK's wire types) from openapi/openapi.json with
  * openapi-typescript (devDependency), so the SDK's types are the contract's types:
  *
  *   npm run sdk:types            # rewrite the file
@@ -9,7 +9,7 @@
  * Options: `defaultNonNullable: false` (a property with a `default` that is not `required`, such
  * as `priority` or `completion_window` of a create request, stays optional) and root types without
  * a prefix (`export type Batch = components["schemas"]["Batch"]`), so each component schema is
- * a type of its own name, as src/sdk/types.ts imports them. The output is formatted with the
+ * a type of its own name, as packages/sdk/src/types.ts imports them. The output is formatted with the
  * repo's Prettier config. test/unit/sdk-types.test.ts runs `--check` and fails when the committed
  * file differs. The SDK has no runtime dependency on any of this: the file holds types only.
  */
@@ -20,7 +20,7 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const SPEC = path.join(ROOT, 'openapi', 'openapi.json');
-const OUT = path.join(ROOT, 'src', 'sdk', 'openapi-types.ts');
+const OUT = path.join(ROOT, 'packages', 'sdk', 'src', 'openapi-types.ts');
 
 /** openapi-typescript's options (also used by the test). */
 const OPTIONS = { defaultNonNullable: false, rootTypes: true, rootTypesNoSchemaPrefix: true };

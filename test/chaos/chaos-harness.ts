@@ -8,7 +8,7 @@ import { TASKS } from '../../src/core/models/types';
 import { chunkQueueName } from '../../src/core/queue/catalog';
 import { createRedis } from '../../src/core/redis';
 import { createTenantWithKey } from '../../src/core/tenants';
-import { DocBatchClient } from '../../src/sdk';
+import { DocBatchClient } from '@docbatch/sdk';
 import { TcpProxy } from '../support/tcp-proxy';
 import { createTestEnvironment } from '../support/test-db';
 import type { TestEnvironment } from '../support/test-db';

@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
 import type { WorkerChild } from '../integration/pipeline-fixtures';
-import { DocBatchClient } from '../../src/sdk';
+import { DocBatchClient } from '@docbatch/sdk';
 import { waitFor } from '../support/wait-for';
 import {
   CHAOS_MODE,

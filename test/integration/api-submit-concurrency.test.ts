@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { Client } from 'pg';
 import { ACTIVE_CAP_LOCK_CLASS } from '../../src/core/tenants/submission-limits';
-import { DocBatchClient } from '../../src/sdk';
+import { DocBatchClient } from '@docbatch/sdk';
 import { waitFor } from '../support/wait-for';
 import { json, startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';

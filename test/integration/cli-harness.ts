@@ -13,7 +13,8 @@ import type { TestEnvironment } from '../support/test-db';
 /**
  * Shared setup of the CLI tests: an isolated database + queue prefix, a live ApiServer on port 0,
  * and `cli(args)`, which runs the real `docbatch` command as a subprocess from the TypeScript
- * sources (an @swc/core require hook, so no build step is needed: `npm test` has none).
+ * sources (an @swc/core require hook, and @docbatch/sdk and @docbatch/cli from packages/<name>/src:
+ * no build step is needed, `npm test` has none).
  */
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -48,6 +49,7 @@ Module._extensions['.ts'] = function (m, filename) {
   }
   m._compile(code, filename);
 };
+require(${JSON.stringify(path.join(ROOT, 'scripts/workspace-sources.js'))}).register();
 process.argv.splice(1, 0, 'docbatch');
 require(${JSON.stringify(ENTRY)});
 `;

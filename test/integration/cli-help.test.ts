@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { COMMAND_HELP, USAGE } from '../../src/cli/help';
-import { COMMAND_OPTIONS } from '../../src/cli/main';
+import { COMMAND_HELP, USAGE } from '../../packages/cli/src/help';
+import { COMMAND_OPTIONS } from '../../packages/cli/src/main';
 import { inheritedEnv, runCliProcess } from './cli-harness';
 import type { CliResult } from './cli-harness';
 
@@ -26,7 +26,9 @@ async function inBatches<T, R>(items: readonly T[], f: (item: T) => Promise<R>):
 
 const COMMANDS = Object.keys(COMMAND_HELP) as (keyof typeof COMMAND_HELP)[];
 const pkgVersion = (
-  JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(path.join(__dirname, '../../packages/cli/package.json'), 'utf8')) as {
+    version: string;
+  }
 ).version;
 
 let dir: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
-import type { ClassificationResult, ResultLine } from '../../src/sdk';
+import type { ClassificationResult, ResultLine } from '@docbatch/sdk';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import { startCliHarness } from './cli-harness';
 import type { CliHarness } from './cli-harness';

@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DocBatchClient } from '../../src/sdk';
-import type { DocumentInput } from '../../src/sdk';
+import { DocBatchClient } from '@docbatch/sdk';
+import type { DocumentInput } from '@docbatch/sdk';
 import { processDocuments, startCliHarness } from './cli-harness';
 import type { CliHarness } from './cli-harness';
 

@@ -1,7 +1,7 @@
 import { createLogger } from '../../src/core/logger';
 import { loadConfig } from '../../src/core/config';
-import { verifyWebhook, WebhookVerificationError } from '../../src/core/webhooks/signature';
-import { DocBatchClient } from '../../src/sdk';
+import { verifyWebhook, WebhookVerificationError } from '../../packages/sdk/src/webhook-signature';
+import { DocBatchClient } from '@docbatch/sdk';
 import { WebhookWorker } from '../../src/workers/webhook-worker';
 import { waitFor } from '../support/wait-for';
 import { processDocuments, startCliHarness } from './cli-harness';

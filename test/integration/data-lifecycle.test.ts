@@ -3,7 +3,7 @@ import type { BatchDeps } from '../../src/core/batches';
 import net from 'node:net';
 import { loadConfig } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
-import { ConflictError, DocBatchClient, NotFoundError } from '../../src/sdk';
+import { ConflictError, DocBatchClient, NotFoundError } from '@docbatch/sdk';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import { hasPromtool, promtoolCheck } from '../support/promtool';
 import { waitFor } from '../support/wait-for';

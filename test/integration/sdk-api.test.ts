@@ -7,8 +7,8 @@ import {
   DocBatchClient,
   InvalidRequestError,
   NotFoundError,
-} from '../../src/sdk';
-import type { Batch, SummarizationResult, Task } from '../../src/sdk';
+} from '@docbatch/sdk';
+import type { Batch, SummarizationResult, Task } from '@docbatch/sdk';
 import { processDocuments, startCliHarness } from './cli-harness';
 import type { CliHarness } from './cli-harness';
 

@@ -10,8 +10,8 @@ import {
   InvalidRequestError,
   RateLimitError,
   ServerError,
-} from '../../src/sdk';
-import type { Batch, DocumentInput } from '../../src/sdk';
+} from '@docbatch/sdk';
+import type { Batch, DocumentInput } from '@docbatch/sdk';
 
 /**
  * The SDK against small local HTTP servers that misbehave on purpose: rate limits with

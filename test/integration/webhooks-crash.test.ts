@@ -11,7 +11,7 @@ import { writeOutcomes } from '../../src/core/pipeline/chunk-store';
 import { createTenantWithKey } from '../../src/core/tenants';
 import { INTERRUPTED_ERROR, listDeliveries } from '../../src/core/webhooks/delivery-store';
 import type { DeliveryWithAttempts } from '../../src/core/webhooks/delivery-store';
-import { verifyWebhook } from '../../src/core/webhooks/signature';
+import { verifyWebhook } from '../../packages/sdk/src/webhook-signature';
 import { createTestEnvironment } from '../support/test-db';
 import type { TestEnvironment } from '../support/test-db';
 import { waitFor } from '../support/wait-for';

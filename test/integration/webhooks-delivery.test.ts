@@ -3,7 +3,7 @@ import { createLogger } from '../../src/core/logger';
 import { registry } from '../../src/core/metrics';
 import { failWholeBatch, writeOutcomes } from '../../src/core/pipeline/chunk-store';
 import { rotateWebhookSecret } from '../../src/core/webhooks/secrets';
-import { verifyWebhook, WebhookVerificationError } from '../../src/core/webhooks/signature';
+import { verifyWebhook, WebhookVerificationError } from '../../packages/sdk/src/webhook-signature';
 import { WebhookWorker } from '../../src/workers/webhook-worker';
 import { startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';

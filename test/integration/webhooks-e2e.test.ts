@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
-import { verifyWebhook } from '../../src/sdk';
+import { verifyWebhook } from '@docbatch/sdk';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import { startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';

@@ -8,7 +8,7 @@ import { WEBHOOK_QUEUE } from '../../src/core/queue/catalog';
 import { createRedis } from '../../src/core/redis';
 import { createTenantWithKey } from '../../src/core/tenants';
 import { claimDueDeliveries, listDeliveries, redeliver } from '../../src/core/webhooks/delivery-store';
-import { verifyWebhook } from '../../src/core/webhooks/signature';
+import { verifyWebhook } from '../../packages/sdk/src/webhook-signature';
 import { WebhookSender } from '../../src/core/webhooks/webhook-sender';
 import { WebhookRelay } from '../../src/workers/webhook-relay';
 import { createTestEnvironment } from '../support/test-db';

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { parseKeyValues } from '../../src/cli/commands/submit';
-import { CsvError, parseCsv } from '../../src/cli/inputs/csv-parser';
-import { detectFormat, openInput } from '../../src/cli/inputs/read-documents';
-import type { DocumentInput } from '../../src/sdk';
+import { parseKeyValues } from '../../packages/cli/src/commands/submit';
+import { CsvError, parseCsv } from '../../packages/cli/src/inputs/csv-parser';
+import { detectFormat, openInput } from '../../packages/cli/src/inputs/read-documents';
+import type { DocumentInput } from '@docbatch/sdk';
 
 async function csv(chunks: string[], delimiter = ','): Promise<string[][]> {
   const out: string[][] = [];

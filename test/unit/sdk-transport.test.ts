@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { ProgressBar } from '../../src/cli/progress-bar';
-import { readLines } from '../../src/sdk/ndjson-lines';
+import { ProgressBar } from '../../packages/cli/src/progress-bar';
+import { readLines } from '../../packages/sdk/src/ndjson-lines';
 import {
   AuthenticationError,
   ConflictError,
@@ -9,9 +9,9 @@ import {
   NotFoundError,
   RateLimitError,
   ServerError,
-} from '../../src/sdk';
-import { errorFromResponse } from '../../src/sdk/errors';
-import { backoffDelay, parseRetryAfter } from '../../src/sdk/transport';
+} from '@docbatch/sdk';
+import { errorFromResponse } from '../../packages/sdk/src/errors';
+import { backoffDelay, parseRetryAfter } from '../../packages/sdk/src/transport';
 
 describe('Retry-After and backoff', () => {
   it('parses delta seconds and HTTP dates', () => {

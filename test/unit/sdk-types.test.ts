@@ -1,12 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isApiErrorCode, TERMINAL_BATCH_STATUSES } from '../../src/sdk';
-import type { Batch, CreateBatchRequest, OpenAiCreateBatchRequest } from '../../src/sdk/openapi-types';
+import { isApiErrorCode, TERMINAL_BATCH_STATUSES } from '@docbatch/sdk';
+import type {
+  Batch,
+  CreateBatchRequest,
+  OpenAiCreateBatchRequest,
+} from '../../packages/sdk/src/openapi-types';
 
 /**
  * The SDK's wire types are generated from the OpenAPI document by openapi-typescript
- * (scripts/sdk-types.js); these tests fail when the committed src/sdk/openapi-types.ts no longer matches the document, so the SDK
+ * (scripts/sdk-types.js); these tests fail when the committed packages/sdk/src/openapi-types.ts no longer matches the document, so the SDK
  * cannot drift from the contract. `npm run sdk:types` regenerates it.
  */
 
@@ -44,8 +48,8 @@ interface Spec {
 const spec = JSON.parse(readFileSync(generator.SPEC, 'utf8')) as Spec;
 
 describe('SDK types and the OpenAPI document', () => {
-  it('src/sdk/openapi-types.ts is exactly what the document generates (run `npm run sdk:types`)', () => {
-    expect(path.relative(ROOT, generator.OUT)).toBe('src/sdk/openapi-types.ts');
+  it('packages/sdk/src/openapi-types.ts is exactly what the document generates (run `npm run sdk:types`)', () => {
+    expect(path.relative(ROOT, generator.OUT)).toBe('packages/sdk/src/openapi-types.ts');
     // Prettier (used to format the output) needs real dynamic import, which jest's VM lacks: run the
     // generator's own check in a plain node process.
     const res = spawnSync(process.execPath, ['scripts/sdk-types.js', '--check'], {

@@ -5,7 +5,7 @@ import {
   signWebhook,
   verifyWebhook,
   WebhookVerificationError,
-} from '../../src/core/webhooks/signature';
+} from '../../packages/sdk/src/webhook-signature';
 import { signingSecrets } from '../../src/core/webhooks/secrets';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';

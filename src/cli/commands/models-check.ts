@@ -5,10 +5,8 @@ import type { TfBackendChoice } from '../../core/models/backend';
 import { ModelRegistry } from '../../core/models/registry';
 import type { RegistryProblem } from '../../core/models/registry';
 import type { ModelInfo } from '../../core/models/types';
-import type { CliContext } from '../cli-context';
-import { log, out } from '../cli-context';
-import { InputError } from '../inputs/read-documents';
-import { UsageError } from '../usage-error';
+import { InputError, log, out, UsageError } from '@docbatch/cli';
+import type { CliContext } from '@docbatch/cli';
 
 /**
  * `docbatch models check [DIR]`: reads a model repository the way the API and the workers do,

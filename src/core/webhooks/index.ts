@@ -9,8 +9,8 @@ export {
   WebhookAllowlist,
 } from './url-policy';
 export type { HostResolver, LookupAddress, UrlPolicyOptions, WebhookTarget } from './url-policy';
-export { generateWebhookSecret, signWebhook, verifyWebhook, WebhookVerificationError } from './signature';
-export type { VerifyOptions, WebhookHeaders } from './signature';
+export { generateWebhookSecret, signWebhook, verifyWebhook, WebhookVerificationError } from '@docbatch/sdk';
+export type { VerifyWebhookOptions as VerifyOptions, WebhookHeaders } from '@docbatch/sdk';
 export { rotateWebhookSecret, signingSecrets } from './secrets';
 export type { RotatedSecret } from './secrets';
 export { getDelivery, listDeliveries, redeliver } from './delivery-store';

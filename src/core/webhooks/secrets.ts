@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/queryable';
 import { AppError } from '../errors';
-import { generateWebhookSecret } from './signature';
+import { generateWebhookSecret } from '@docbatch/sdk';
 
 /** The webhook secrets of a tenant as stored (`tenants` row). */
 export interface TenantSecrets {

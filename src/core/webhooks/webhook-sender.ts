@@ -10,7 +10,7 @@ import { webhookAttemptDuration, webhookAttemptsTotal, webhookDeliveriesTotal } 
 import { nextState } from './retry-policy';
 import type { AttemptKind, RetryPolicy } from './retry-policy';
 import { signingSecrets } from './secrets';
-import { signWebhook } from './signature';
+import { signWebhook } from '@docbatch/sdk';
 import { resolveWebhookTarget, UnresolvableHostError, WebhookAllowlist } from './url-policy';
 import type { HostResolver } from './url-policy';
 

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
-import { DocBatchClient } from '../sdk';
+import { DocBatchClient } from '@docbatch/sdk';
+import type { AdminBackend } from './commands/admin-backend';
 import { UsageError } from './usage-error';
 
 /** What a command needs from the process: its streams, environment and the global options. */
@@ -20,6 +21,21 @@ export interface CliContext {
   json: boolean;
   /** Draw progress bars (stderr is a terminal and not `--json`); otherwise plain log lines. */
   interactive: boolean;
+  /** The operator commands' backend without an admin token (see {@link CliExtensions}). */
+  localAdminBackend?: CliExtensions['localAdminBackend'];
+}
+
+/**
+ * What a program embedding this CLI adds to it (the server's own `docbatch` command does: it
+ * works in Postgres without an admin token, and checks model repositories).
+ */
+export interface CliExtensions {
+  /** Backend of `tenants`, `keys` and `webhook-secret` without an admin token. */
+  localAdminBackend?: (env: NodeJS.ProcessEnv) => Promise<AdminBackend>;
+  /** `docbatch models check [DIR]`. */
+  modelsCheck?: (ctx: CliContext, dir: string | undefined) => Promise<number>;
+  /** The message and exit code of an error the extensions raise, or undefined for the default handling. */
+  describeError?: (err: unknown) => { message: string; exitCode: number } | undefined;
 }
 
 /** The API client of a command; a missing key is a usage error. */

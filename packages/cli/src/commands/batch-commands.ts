@@ -1,4 +1,4 @@
-import type { BatchStatus, ResultStatus } from '../../sdk';
+import type { BatchStatus, ResultStatus } from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
 import { clientFor, log, out } from '../cli-context';
 import { describeBatch, finishedCount, formatCount, table } from '../format';

@@ -1,21 +1,22 @@
+import { ConnectionError, errorFromResponse } from '@docbatch/sdk';
 import type {
-  ApiKeyObject,
+  ApiKey as ApiKeyObject,
   CreatedApiKey,
   CreatedTenant,
   RevokedKey,
-  TenantPage,
-  WebhookSecretObject,
-} from '../../core/tenants';
-import type * as TenantsCore from '../../core/tenants';
-import type { Database } from '../../core/db/database';
-import { ConnectionError, errorFromResponse } from '../../sdk/errors';
+  TenantList as TenantPage,
+  WebhookSecret as WebhookSecretObject,
+} from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
+import { UsageError } from '../usage-error';
 
 /**
  * Where the operator commands (`tenants`, `keys`, `webhook-secret`) do their work:
  * - with an admin token (`--admin-token` or env `DOCBATCH_ADMIN_TOKEN`): the admin API of the
  *   server at `--url` (`/admin/api/...`), so an operator needs no database access;
- * - without one: Postgres directly (`DATABASE_URL`), which works before the API ever started.
+ * - without one: the CLI's local backend when it has one (`CliExtensions.localAdminBackend`: the
+ *   server's own CLI works in Postgres directly, `DATABASE_URL`, which works before the API ever
+ *   started); this package alone has none, so the token is then required (a usage error).
  * Both return the admin API's objects, so the output is the same either way.
  */
 export interface AdminBackend {
@@ -38,7 +39,11 @@ export interface AdminBackend {
 /** The backend for this command line (see {@link AdminBackend}). */
 export async function adminBackend(ctx: CliContext): Promise<AdminBackend> {
   if (ctx.adminToken) return new HttpAdminBackend(ctx.url, ctx.adminToken);
-  return DbAdminBackend.open(ctx.env);
+  if (ctx.localAdminBackend) return ctx.localAdminBackend(ctx.env);
+  throw new UsageError(
+    'the operator commands need an admin token: pass --admin-token or set DOCBATCH_ADMIN_TOKEN ' +
+      "(the ADMIN_TOKEN of the server at --url); without one, only the server's own CLI works in Postgres",
+  );
 }
 
 /** The admin API over HTTP (`Authorization: Bearer <ADMIN_TOKEN>`). */
@@ -141,73 +146,4 @@ class HttpAdminBackend implements AdminBackend {
     return { key, webhookSecret, tenantCreated };
   }
   async close(): Promise<void> {}
-}
-
-/** Postgres directly; loaded on demand (Prisma and pg are not needed by the API commands). */
-class DbAdminBackend implements AdminBackend {
-  readonly via = 'database';
-
-  private constructor(
-    private readonly db: Database,
-    private readonly core: typeof TenantsCore,
-  ) {}
-
-  static async open(env: NodeJS.ProcessEnv): Promise<DbAdminBackend> {
-    const [{ loadConfig }, { Database }, { ensurePostgres }, core] = await Promise.all([
-      import('../../core/config'),
-      import('../../core/db/database'),
-      import('../../core/services'),
-      import('../../core/tenants'),
-    ]);
-    const config = loadConfig('api', env);
-    await ensurePostgres(config.DATABASE_URL);
-    return new DbAdminBackend(new Database(config.DATABASE_URL, 2), core);
-  }
-
-  /** Applies pending migrations, so creating works on a fresh database. */
-  private async migrated(): Promise<void> {
-    const { migrate } = await import('../../core/db/migrator');
-    await migrate(this.db.pool);
-  }
-
-  async createTenant(name: string): Promise<CreatedTenant> {
-    await this.migrated();
-    return this.core.createTenant(this.db, name);
-  }
-  listTenants(limit: number, after?: string): Promise<TenantPage> {
-    return this.core.listTenants(this.db, { limit, after });
-  }
-  createKey(tenant: string): Promise<CreatedApiKey> {
-    return this.core.createTenantKey(this.db, tenant);
-  }
-  listKeys(tenant: string): Promise<ApiKeyObject[]> {
-    return this.core.listTenantKeys(this.db, tenant);
-  }
-  revokeKey(keyOrId: string): Promise<RevokedKey> {
-    return this.core.revokeApiKey(this.db, keyOrId);
-  }
-  webhookSecret(tenant: string): Promise<WebhookSecretObject> {
-    return this.core.getWebhookSecret(this.db, tenant);
-  }
-  rotateWebhookSecret(tenant: string, graceSeconds: number): Promise<WebhookSecretObject> {
-    return this.core.rotateTenantWebhookSecret(this.db, tenant, graceSeconds);
-  }
-  async createKeyCreatingTenant(
-    name: string,
-  ): Promise<{ key: CreatedApiKey; webhookSecret: string; tenantCreated: boolean }> {
-    await this.migrated();
-    const created = await this.core.createTenantWithKey(this.db, name);
-    const [key] = (await this.core.listTenantKeys(this.db, created.tenant.id)).filter(
-      (k) => k.id === created.key_id,
-    );
-    if (!key) throw new Error(`key ${created.key_id} vanished right after it was created`);
-    return {
-      key: { ...key, api_key: created.api_key },
-      webhookSecret: created.webhook_secret,
-      tenantCreated: created.created,
-    };
-  }
-  close(): Promise<void> {
-    return this.db.close();
-  }
 }

@@ -8,6 +8,7 @@ import { Paginator } from './paginator';
 import { abortReason, backoffDelay, networkErrorCode, sleep, Transport } from './transport';
 import type { FetchLike } from './transport';
 import { TERMINAL_BATCH_STATUSES } from './types';
+import { SDK_VERSION } from './version';
 import type {
   Batch,
   BatchDeleted,
@@ -85,8 +86,6 @@ export interface ResultsParams {
   maxResumes?: number;
 }
 
-const VERSION = '0.1.0';
-
 /**
  * Client of the docbatch HTTP API (v1). Every method throws a DocBatchError subclass with the
  * contract's error `code`; retries with backoff on 429/503 and network errors are built in.
@@ -107,7 +106,7 @@ export class DocBatchClient {
       minRetryDelayMs: options.minRetryDelayMs ?? 500,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 20_000,
       maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
-      userAgent: `docbatch-sdk/${VERSION} node/${process.versions.node}`,
+      userAgent: `docbatch-sdk/${SDK_VERSION} node/${process.versions.node}`,
     });
   }
 

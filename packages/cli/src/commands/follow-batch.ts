@@ -1,4 +1,4 @@
-import type { Batch, DocBatchClient } from '../../sdk';
+import type { Batch, DocBatchClient } from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
 import { log } from '../cli-context';
 import { batchProgressLine, finishedCount } from '../format';

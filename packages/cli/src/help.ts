@@ -33,10 +33,11 @@ commands:
   models                    models the server can run
   models check [DIR]        check a model repository (or one <name>/<version> directory) the way
                             the server will, without a server; default: bundled + MODELS_DIR
+                            (the server's CLI only: npm run cli -- models check in its repository)
   help [COMMAND]            this text, or a command's
 
-operator commands (with an admin token: through the server's admin API at --url; without one:
-directly in Postgres, DATABASE_URL):
+operator commands (with an admin token: through the server's admin API at --url; without one,
+the server's CLI only, in its repository: directly in Postgres, DATABASE_URL):
   tenants create NAME       create a tenant; prints its id and webhook secret (no API key)
   tenants list              tenants, their key counts and when a key was last used
   keys create --tenant NAME create an API key (and the tenant, if new); the key is shown once
@@ -64,8 +65,8 @@ exit codes: 0 ok (--wait: every document completed); 1 the command failed (an AP
 const API_GLOBALS = `global options: --url URL (env DOCBATCH_URL), --api-key KEY (env DOCBATCH_API_KEY), --json
   (docbatch --help for all)`;
 const OPERATOR_GLOBALS = `global options: --admin-token TOK (env DOCBATCH_ADMIN_TOKEN: through the admin API at
-  --url, env DOCBATCH_URL; without it: straight in Postgres, env DATABASE_URL), --json
-  (docbatch --help for all)`;
+  --url, env DOCBATCH_URL; without it, the server's CLI only: straight in Postgres, env
+  DATABASE_URL), --json (docbatch --help for all)`;
 const SIMPLE_EXITS = `exit codes: 0 ok; 1 the server refused it (e.g. NOT_FOUND) or could not be reached;
   2 usage error`;
 const WAIT_EXITS = `exit codes: 0 ok (--wait: the batch completed and every document completed); 1 the command
@@ -76,7 +77,7 @@ const WAIT_EXITS = `exit codes: 0 ok (--wait: the batch completed and every docu
 const operatorExits = (extra1: string, usage2: string): string =>
   `exit codes: 0 done; 1 refused by the server or the database (NOT_FOUND for an unknown tenant or
   key, TENANT_EXISTS, UNAUTHORIZED for a wrong admin token, the server unreachable)${extra1};
-  2 usage error (${usage2})`;
+  2 usage error (${usage2}; no admin token with @docbatch/cli alone)`;
 
 /** One text per command: usage line, what it does, its options, the global options it uses, exit codes. */
 export const COMMAND_HELP = {
@@ -196,6 +197,7 @@ models check: checks a model repository the way the API and the workers do, loca
 server: each model's files are opened and checked against config.json, and one probe document
 runs. DIR is a repository (DIR/<name>/<version>/config.json) or one version directory
 (DIR/config.json); without DIR, the bundled models and MODELS_DIR. Uses TF_BACKEND (default auto).
+The server's CLI only (npm run cli -- models check in its repository; @docbatch/cli alone: exit 2).
 Prints "ok ..." per served model and "FAIL ..." per refused one (--json: {"backend", "ok",
 "models", "problems"}).
 
@@ -265,9 +267,9 @@ export function isCommand(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(COMMAND_HELP, name);
 }
 
-/** The version of the docbatch package (its package.json, two levels above src/cli and dist/cli). */
+/** The version of @docbatch/cli (its package.json, one level above src/ and dist/). */
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as {
     version?: unknown;
   };
   if (typeof pkg.version !== 'string') throw new Error('package.json has no version');

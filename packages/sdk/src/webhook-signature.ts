@@ -2,7 +2,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Standard Webhooks signing and verification (https://www.standardwebhooks.com/). Pure functions
- * with no I/O, shared by the sender and the SDK (re-exported there as `verifyWebhook`).
+ * with no I/O, shared by the server's webhook sender (which imports them from @docbatch/sdk) and SDK users
+ * (`verifyWebhook` in a receiver).
  *
  * A secret is `whsec_` followed by base64 key bytes. The signed content is
  * `"{webhook-id}.{webhook-timestamp}.{body}"`, the signature is

@@ -1,5 +1,5 @@
 /**
- * The docbatch TypeScript SDK: `import { DocBatchClient } from 'docbatch'`.
+ * The docbatch TypeScript SDK: `import { DocBatchClient } from '@docbatch/sdk'`.
  *
  * ```ts
  * const client = new DocBatchClient({ baseUrl: 'http://127.0.0.1:3000', apiKey: process.env.DOCBATCH_API_KEY });
@@ -27,6 +27,7 @@ export {
   NotFoundError,
   RateLimitError,
   ServerError,
+  errorFromResponse,
   isApiErrorCode,
 } from './errors';
 export type { ApiErrorCode, ClientErrorCode, DocBatchErrorCode, DocBatchErrorDetail } from './errors';
@@ -34,5 +35,11 @@ export { Paginator } from './paginator';
 export type { FetchLike } from './transport';
 export { TERMINAL_BATCH_STATUSES } from './types';
 export type * from './types';
-export { verifyWebhook, WebhookVerificationError } from '../core/webhooks/signature';
-export type { VerifyOptions as VerifyWebhookOptions } from '../core/webhooks/signature';
+export {
+  generateWebhookSecret,
+  signWebhook,
+  verifyWebhook,
+  WebhookVerificationError,
+} from './webhook-signature';
+export type { VerifyOptions as VerifyWebhookOptions, WebhookHeaders } from './webhook-signature';
+export { SDK_VERSION } from './version';

@@ -2,7 +2,7 @@ import type * as S from './openapi-types';
 
 /**
  * The SDK's public types. Wire types are the contract's: they are aliases of the types generated
- * from openapi/openapi.json (src/sdk/openapi-types.ts, `npm run sdk:types`; a unit test fails when
+ * from openapi/openapi.json (openapi-types.ts, `npm run sdk:types`; a unit test fails when
  * the generated file is stale), with a type parameter for the task result where useful.
  *
  * Terminology: a **batch** is one submission of documents for one task and model; a
@@ -34,6 +34,15 @@ export type UsageCounters = S.UsageCounters;
 export type BatchDeleted = S.BatchDeleted;
 /** One model from `GET /v1/models`. */
 export type Model = S.Model;
+
+/** Admin API objects (`/admin/api/...`, with the server's ADMIN_TOKEN): tenants, API keys, webhook secrets. */
+export type Tenant = S.Tenant;
+export type CreatedTenant = S.CreatedTenant;
+export type TenantList = S.TenantList;
+export type ApiKey = S.ApiKey;
+export type CreatedApiKey = S.CreatedApiKey;
+export type RevokedKey = S.RevokedKey;
+export type WebhookSecret = S.WebhookSecret;
 
 /** Statuses a batch does not leave by itself (waitForBatch stops on these). */
 export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = [

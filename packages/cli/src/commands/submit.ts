@@ -1,4 +1,4 @@
-import type { Batch, CreateBatchParams, ResultStatus, Task } from '../../sdk';
+import type { Batch, CreateBatchParams, ResultStatus, Task } from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
 import { clientFor, log, out } from '../cli-context';
 import { EXIT } from '../exit-codes';

@@ -1,4 +1,4 @@
-import type { Batch } from '../sdk';
+import type { Batch } from '@docbatch/sdk';
 
 /** Human formatting helpers of the CLI. */
 

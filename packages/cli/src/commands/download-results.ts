@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import type { DocBatchClient, ResultStatus } from '../../sdk';
+import type { DocBatchClient, ResultStatus } from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
 import { log } from '../cli-context';
 import { formatCount } from '../format';

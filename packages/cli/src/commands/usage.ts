@@ -1,4 +1,4 @@
-import type { Usage } from '../../sdk';
+import type { Usage } from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
 import { clientFor, log, out } from '../cli-context';
 import { formatCount, table } from '../format';

@@ -1,4 +1,4 @@
-import type { WebhookSecretObject } from '../../core/tenants';
+import type { WebhookSecret as WebhookSecretObject } from '@docbatch/sdk';
 import type { CliContext } from '../cli-context';
 import { log, out } from '../cli-context';
 import { EXIT } from '../exit-codes';

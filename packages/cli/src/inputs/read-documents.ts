@@ -2,7 +2,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import type { DocumentInput } from '../../sdk';
+import type { DocumentInput } from '@docbatch/sdk';
 import { UsageError } from '../usage-error';
 import { parseCsv } from './csv-parser';
 
