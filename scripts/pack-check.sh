@@ -198,6 +198,36 @@ require('./checks.cjs')(sdk, 'cjs', entry).catch((err) => {
   process.exit(1);
 });
 EOF
+# The types as TypeScript sees them from an ES module and from CommonJS (node16 resolution: the
+# exports map's import -> index.d.mts, require -> index.d.ts); only tsc and @types/node come from
+# the repository, @docbatch/sdk resolves in the scratch project.
+cat >types.mts <<'EOF'
+import { DocBatchClient, NotFoundError, SDK_VERSION } from '@docbatch/sdk';
+import type { Batch, ClassificationResult, ResultLine, Task } from '@docbatch/sdk';
+const client = new DocBatchClient({ apiKey: 'dbk_x' });
+const task: Task = 'classification';
+export const created: Promise<Batch> = client.createBatch({ task, documents: [{ id: '1', text: 'x' }] });
+export const label = (r: ResultLine<ClassificationResult>): string | undefined => r.result?.label;
+export const version: string = SDK_VERSION;
+export const isNotFound = (e: unknown): boolean => e instanceof NotFoundError;
+EOF
+cat >types.cts <<'EOF'
+import sdk = require('@docbatch/sdk');
+const client = new sdk.DocBatchClient({ apiKey: 'dbk_x' });
+const batch: Promise<sdk.Batch> = client.getBatch('bat_x');
+export = batch;
+EOF
+node "$ROOT/node_modules/typescript/bin/tsc" --noEmit --strict --target es2022 --module nodenext \
+  --moduleResolution nodenext --types node --typeRoots "$ROOT/node_modules/@types" --explainFiles \
+  types.mts types.cts >tsc.out 2>&1 || {
+  grep -i 'error' tsc.out >&2 || tail -n 20 tsc.out >&2
+  fail "the SDK's types do not check from an .mts and a .cts file"
+}
+for f in index.d.mts index.d.ts; do
+  grep -q "^node_modules/@docbatch/sdk/dist/$f" tsc.out || fail "tsc did not use node_modules/@docbatch/sdk/dist/$f"
+done
+say "types: tsc (node16 resolution) checks an .mts user (dist/index.d.mts) and a .cts user (dist/index.d.ts)"
+
 node esm.mjs || fail "the SDK from an ES module (esm.mjs) failed"
 node cjs.cjs || fail "the SDK from CommonJS (cjs.cjs) failed"
 
