@@ -142,6 +142,12 @@ const api = z.object({
   MAX_ACTIVE_BATCHES: int(100, 1),
   /** How long an Idempotency-Key is remembered, hours. Default 24. */
   IDEMPOTENCY_TTL_HOURS: int(24, 1),
+  /** Labelled examples one training upload may have (the worker holds them in memory to train). Default 200,000. */
+  MAX_TRAINING_EXAMPLES: int(200_000, 1),
+  /** Request body limit of a training upload, bytes (streamed into Postgres, never whole in memory). Default 256 MiB. */
+  MAX_TRAINING_BODY_BYTES: int(256 * 1024 ** 2, 1),
+  /** Every label of a training upload needs at least this many examples (else 400 INSUFFICIENT_TRAINING_DATA). Default 5. */
+  TRAINING_MIN_EXAMPLES_PER_LABEL: int(5, 1),
 });
 
 const worker = z.object({
@@ -174,6 +180,13 @@ const worker = z.object({
   WORKER_STALLED_INTERVAL_MS: int(15_000, 200),
   /** Tasks whose chunk queues this worker pulls (comma-separated). Default: every task. */
   WORKER_TASKS: csv,
+  /** Pull training jobs (one at a time, in a thread of its own). Default true. */
+  WORKER_TRAINING: bool(true),
+  /**
+   * Nice value of the training thread (Linux: per thread; 0-19, higher yields the CPU to the
+   * inference threads of the same and other processes). Default 10.
+   */
+  TRAINING_NICE: int(10, 0, 19),
   /**
    * Worker's Postgres queries: one without an answer after this is abandoned and its connection
    * discarded (a silent connection: partition, dropped NAT flow), ms; 0 = wait forever. Keep it

@@ -14,6 +14,6 @@ export function randomId(len = 24): string {
  * Prefixed, time-ordered id: `<prefix>_<10 chars of ms timestamp in base36><random>`. Sorting ids
  * sorts by creation time, which keeps index inserts at the right edge of the btree.
  */
-export function newId(prefix: 'bat' | 'ten' | 'key' | 'whd', randomLen = 14): string {
+export function newId(prefix: 'bat' | 'ten' | 'key' | 'whd' | 'tj', randomLen = 14): string {
   return `${prefix}_${Date.now().toString(36).padStart(10, '0')}${randomId(randomLen)}`;
 }

@@ -22,6 +22,7 @@ import { ThroughputHistory } from '../core/workers/throughput-history';
 import { ThroughputMeter } from '../core/workers/throughput-meter';
 import { setMetricsTenantLimit } from '../core/usage';
 import { MetricsServer } from './metrics-server';
+import { TrainingWorker } from './training-worker';
 import { WebhookWorker } from './webhook-worker';
 
 /**
@@ -62,6 +63,7 @@ export class WorkerProcess {
   private maintenance?: MaintenanceLoop;
   private metricsServer?: MetricsServer;
   private webhooks?: WebhookWorker;
+  private training?: TrainingWorker;
   private readonly workers: Worker[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
   private readonly meter = new ThroughputMeter();
@@ -194,6 +196,17 @@ export class WorkerProcess {
     this.maintenance.start();
     this.webhooks = new WebhookWorker({ pool: this.db.pool, config: c, logger: this.logger });
     await this.webhooks.start();
+    if (c.WORKER_TRAINING) {
+      // One training job at a time, in a thread of its own at a lower priority (TRAINING_NICE): the
+      // chunk jobs above keep their locks renewed and their inference threads fed meanwhile.
+      this.training = new TrainingWorker({
+        workerId: this.id,
+        db: this.db,
+        config: c,
+        logger: this.logger.child({ worker: this.id }),
+      });
+      await this.training.start();
+    }
     if (c.WORKER_METRICS_PORT > 0) {
       this.metricsServer = new MetricsServer();
       await this.metricsServer.listen(c.WORKER_METRICS_PORT);
@@ -306,6 +319,8 @@ export class WorkerProcess {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.maintenance?.stop();
     const webhooksStopped = this.webhooks?.stop();
+    // A training job in progress is aborted and goes back to the queue (training takes minutes).
+    const trainingStopped = this.training?.stop();
     // Stop taking jobs; the jobs in progress finish (partial tensor batches go out at once).
     const closing = Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.pipelines.values()].map((p) => p.drain()));
@@ -320,6 +335,7 @@ export class WorkerProcess {
     this.redis?.disconnect();
     this.clientRedis?.disconnect();
     await webhooksStopped;
+    await trainingStopped;
     await this.db?.close();
     this.logger.info({ worker: this.id }, 'worker stopped');
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
 import type { WorkerChild } from '../integration/pipeline-fixtures';
 import { DocBatchClient } from '@docbatch/sdk';
+import { loadUciSentences } from '../support/uci-sentences';
 import { waitFor } from '../support/wait-for';
 import {
   CHAOS_MODE,
@@ -100,6 +101,100 @@ it('kill -9 of a worker at 3 random points of one batch', async () => {
   report.push(
     `kill -9 x3: ${total} docs, killed at ${killedAt.join('/')} finished, ${r.state.rows.completed} completed once, ` +
       `webhook ${r.webhooks}x, ${ms(t0)} ms`,
+  );
+});
+
+it('kill -9 of the worker that trains a training job, mid-training: it ends succeeded with one model version', async () => {
+  const perLabel = size('CHAOS_TRAIN_PER_LABEL', 150, 600);
+  const epochs = size('CHAOS_TRAIN_EPOCHS', 6, 12);
+  const t0 = Date.now();
+  const sentences = loadUciSentences();
+  const pos = sentences.filter((s) => s.label === 'positive').slice(0, perLabel);
+  const neg = sentences.filter((s) => s.label === 'negative').slice(0, perLabel);
+  const body = pos
+    .flatMap((p, i) => [p, neg[i]!])
+    .map((s) => JSON.stringify({ text: s.text, label: s.label }));
+  const api = (path: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(`${h.api!.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${h.apiKey}`, ...(init.headers as Record<string, string>) },
+    });
+  const hp = encodeURIComponent(JSON.stringify({ epochs, seed: 5, pretrained_words: 2000 }));
+  const res = await api(
+    `/v1/training_jobs?model=chaos-sentiment&hyperparameters=${hp}&webhook_url=${encodeURIComponent(h.receiver.url('/train'))}`,
+    { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: body.join('\n') + '\n' },
+  );
+  expect(res.status).toBe(201);
+  const jobId = ((await res.json()) as { id: string }).id;
+  type Row = {
+    status: string;
+    attempts: number;
+    worker: string | null;
+    progress: { epoch: number } | null;
+    result_model: string | null;
+  };
+  const row = async (): Promise<Row> =>
+    (
+      await h.db.pool.query<Row>(
+        'SELECT status, attempts, worker, progress, result_model FROM training_jobs WHERE id = $1',
+        [jobId],
+      )
+    ).rows[0]!;
+  // Mid-training: after its first epoch, the worker running it (its id holds its pid) is killed.
+  const running = (await waitFor(
+    async () => {
+      const r = await row();
+      return r.status === 'running' && r.progress && r.progress.epoch < epochs ? r : null;
+    },
+    'the training job to finish an epoch',
+    180_000,
+    50,
+  )) as Row;
+  const victim = h.workers.find((w) => running.worker?.includes(`-${w.child.pid}-`));
+  expect(victim).toBeDefined();
+  const killedAtEpoch = running.progress!.epoch;
+  await victim!.kill9();
+  h.workers.splice(h.workers.indexOf(victim!), 1);
+  const replacement = h.spawnWorker();
+  const replaced = replacement.ready(90_000);
+  const end = (await waitFor(
+    async () => {
+      const r = await row();
+      return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : null;
+    },
+    'the training job to end',
+    300_000,
+    100,
+  )) as Row;
+  await replaced;
+  expect(end.status).toBe('succeeded');
+  expect(end.attempts).toBe(2);
+  expect(end.result_model).toBe('chaos-sentiment@1');
+  // Exactly one model version, made by this job.
+  const versions = await h.db.pool.query<{ version: number; training_job_id: string }>(
+    `SELECT version, training_job_id FROM tenant_models WHERE tenant_id = $1 AND name = 'chaos-sentiment'`,
+    [h.tenantId],
+  );
+  expect(versions.rows).toEqual([{ version: 1, training_job_id: jobId }]);
+  // The end webhook was delivered once.
+  await waitFor(
+    async () =>
+      (
+        await h.db.pool.query(
+          `SELECT 1 FROM webhook_deliveries WHERE training_job_id = $1 AND status::text = 'succeeded'`,
+          [jobId],
+        )
+      ).rowCount === 1,
+    'the training webhook delivered',
+    60_000,
+    100,
+  );
+  const got = h.receiver.at('/train').filter((r) => r.body.includes(jobId));
+  expect(got).toHaveLength(1);
+  expect((JSON.parse(got[0]!.body) as { type: string }).type).toBe('training_job.succeeded');
+  report.push(
+    `kill -9 mid-training: ${perLabel * 2} examples, ${epochs} epochs, worker killed after epoch ${killedAtEpoch}; ` +
+      `job succeeded on attempt ${end.attempts}, 1 model version, webhook 1x, ${ms(t0)} ms`,
   );
 });
 

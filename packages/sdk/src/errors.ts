@@ -88,6 +88,10 @@ const API_CODE_TABLE: Record<ApiErrorCode, true> = {
   RATE_LIMITED: true,
   REQUEST_TIMEOUT: true,
   INVALID_WEBHOOK_URL: true,
+  UNKNOWN_RECIPE: true,
+  INVALID_HYPERPARAMETERS: true,
+  INSUFFICIENT_TRAINING_DATA: true,
+  TRAINING_JOB_FINISHED: true,
   UNAVAILABLE: true,
   INTERNAL: true,
 };

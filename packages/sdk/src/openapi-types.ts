@@ -172,6 +172,64 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/training_jobs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List training jobs, newest first */
+    get: operations['listTrainingJobs'];
+    put?: never;
+    /**
+     * Create a training job from a labelled NDJSON upload
+     * @description One `{"text", "label"}` object per line, streamed into Postgres (at most MAX_TRAINING_BODY_BYTES and MAX_TRAINING_EXAMPLES examples; gzip allowed). Lines are validated like a batch upload's (INVALID_DOCUMENT with 1-based `line` per bad line, up to 100); the upload needs at least 2 labels and TRAINING_MIN_EXAMPLES_PER_LABEL examples per label (INSUFFICIENT_TRAINING_DATA). Any refusal stores nothing. The job is queued on the `training` queue; a worker trains it and stores the result as the next version of the tenant's model `model`.
+     */
+    post: operations['createTrainingJob'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/training_jobs/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a training job (status, progress, result model, metrics) */
+    get: operations['getTrainingJob'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/training_jobs/{id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel a training job
+     * @description Idempotent. A queued job is cancelled at once; a running one gets cancel_requested and ends cancelled within about a second (between training batches). No model version is created.
+     */
+    post: operations['cancelTrainingJob'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;
@@ -800,6 +858,10 @@ export interface components {
       | 'RATE_LIMITED'
       | 'REQUEST_TIMEOUT'
       | 'INVALID_WEBHOOK_URL'
+      | 'UNKNOWN_RECIPE'
+      | 'INVALID_HYPERPARAMETERS'
+      | 'INSUFFICIENT_TRAINING_DATA'
+      | 'TRAINING_JOB_FINISHED'
       | 'UNAVAILABLE'
       | 'INTERNAL';
     ErrorDetail: {
@@ -854,15 +916,27 @@ export interface components {
       data: components['schemas']['WebhookDelivery'][];
       has_more: boolean;
     };
+    /** @description A batch event's `data` is {id, status, counts}; a training job event's `data` is {id, status, model_name, model, metrics, error}. */
     WebhookEvent: {
       /** @enum {string} */
-      type: 'batch.completed' | 'batch.failed' | 'batch.cancelled' | 'batch.expired';
+      type:
+        | 'batch.completed'
+        | 'batch.failed'
+        | 'batch.cancelled'
+        | 'batch.expired'
+        | 'training_job.succeeded'
+        | 'training_job.failed'
+        | 'training_job.cancelled';
       /** Format: date-time */
       timestamp: string;
       data: {
         id: string;
-        status: components['schemas']['BatchStatus'];
-        counts: components['schemas']['BatchCounts'];
+        status: string;
+        counts?: components['schemas']['BatchCounts'];
+        model_name?: string;
+        model?: string | null;
+        metrics?: Record<string, never> | null;
+        error?: components['schemas']['DocumentError'] | null;
       };
     };
     /** @description A tenant (never its secrets). */
@@ -1193,6 +1267,74 @@ export interface components {
       data: components['schemas']['UsageBucket'][];
       totals: components['schemas']['UsageCounters'];
     };
+    /** @enum {string} */
+    TrainingJobStatus: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+    /** @description Progress after the latest epoch (null before the first epoch ends). */
+    TrainingProgress: {
+      /** @description Epochs finished. */
+      epoch: number;
+      epochs: number;
+      /** @description Mean training cross-entropy of the epoch. */
+      loss: number | null;
+      /** @description Cross-entropy on the validation split. */
+      val_loss: number | null;
+      /** @description Accuracy on the validation split. */
+      val_accuracy: number | null;
+      /** @description Estimated seconds until training ends. */
+      eta_seconds: number | null;
+    };
+    TrainingJob: {
+      /** @description tj_... */
+      id: string;
+      /** @constant */
+      object: 'training_job';
+      status: components['schemas']['TrainingJobStatus'];
+      /** @description Name of the tenant model the job creates a version of. */
+      model_name: string;
+      /** @description name@version of the created model version once succeeded (use it as a batch's `model`); null before. */
+      model: string | null;
+      /** @description e.g. embedding-pooling. */
+      recipe: string;
+      /** @description As resolved at submission, every default filled in (epochs, validation_split, seed, ...). */
+      hyperparameters: Record<string, never>;
+      examples: {
+        total: number;
+        /** @description Examples per label. */
+        labels: {
+          [key: string]: number;
+        };
+      };
+      progress: components['schemas']['TrainingProgress'] | null;
+      /** @description Once succeeded: train_size, validation_size, val_accuracy, val_loss, per_label, naive_bayes_val_accuracy, ... (also in the model's card.md). */
+      metrics: Record<string, never> | null;
+      /** @description {code, message} once failed (TRAINING_FAILED, TRAINING_INTERRUPTED, or a code of the training data). */
+      error: components['schemas']['DocumentError'] | null;
+      webhook_url: string | null;
+      /** @description TensorFlow.js backend training runs (ran) on: tensorflow where the native backend is installed, else cpu. */
+      backend: string | null;
+      /** @description Times a worker started the job (more than 1 after a worker stopped mid-training). */
+      attempts: number;
+      /** @description A cancel was asked for while running; the job ends cancelled within about a second. */
+      cancel_requested: boolean;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      started_at: string | null;
+      /** Format: date-time */
+      finished_at: string | null;
+    };
+    TrainingJobList: {
+      /** @constant */
+      object: 'list';
+      data: components['schemas']['TrainingJob'][];
+      has_more: boolean;
+      next_cursor: string | null;
+    };
+    TrainingExample: {
+      /** @description At most MAX_DOC_CHARS characters. */
+      text: string;
+      label: string;
+    };
   };
   responses: {
     /** @description UNAUTHORIZED: missing, unknown or revoked API key. */
@@ -1288,11 +1430,22 @@ export interface components {
         'application/json': components['schemas']['Error'];
       };
     };
+    /** @description NOT_FOUND: no such training job for this tenant (another tenant's job is also 404). */
+    TrainingJobNotFound: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
   };
   parameters: {
     BatchId: string;
     /** @description The tenant id (`ten_...`) or name; an id match wins. */
     TenantRef: string;
+    /** @description tj_... */
+    TrainingJobId: string;
   };
   requestBodies: never;
   headers: never;
@@ -1353,6 +1506,11 @@ export type OpenAiCreateBatchRequest = components['schemas']['OpenAiCreateBatchR
 export type UsageCounters = components['schemas']['UsageCounters'];
 export type UsageBucket = components['schemas']['UsageBucket'];
 export type Usage = components['schemas']['Usage'];
+export type TrainingJobStatus = components['schemas']['TrainingJobStatus'];
+export type TrainingProgress = components['schemas']['TrainingProgress'];
+export type TrainingJob = components['schemas']['TrainingJob'];
+export type TrainingJobList = components['schemas']['TrainingJobList'];
+export type TrainingExample = components['schemas']['TrainingExample'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseInvalidRequest = components['responses']['InvalidRequest'];
@@ -1363,8 +1521,10 @@ export type ResponseAdminThrottled = components['responses']['AdminThrottled'];
 export type ResponseAdminDisabled = components['responses']['AdminDisabled'];
 export type ResponseTenantNotFound = components['responses']['TenantNotFound'];
 export type ResponseBatchNotFinished = components['responses']['BatchNotFinished'];
+export type ResponseTrainingJobNotFound = components['responses']['TrainingJobNotFound'];
 export type ParameterBatchId = components['parameters']['BatchId'];
 export type ParameterTenantRef = components['parameters']['TenantRef'];
+export type ParameterTrainingJobId = components['parameters']['TrainingJobId'];
 export type $defs = Record<string, never>;
 export interface operations {
   listBatches: {
@@ -1756,6 +1916,181 @@ export interface operations {
         };
       };
       401: components['responses']['Unauthorized'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  listTrainingJobs: {
+    parameters: {
+      query?: {
+        /** @description Page size. */
+        limit?: number;
+        /** @description Opaque cursor: next_cursor of the previous page. */
+        after?: string;
+        /** @description Only jobs in this status. */
+        status?: components['schemas']['TrainingJobStatus'];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of training jobs. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrainingJobList'];
+        };
+      };
+      400: components['responses']['InvalidRequest'];
+      401: components['responses']['Unauthorized'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  createTrainingJob: {
+    parameters: {
+      query: {
+        /** @description Name of the tenant model to create (a new version of it if it exists); not a shared model's name. */
+        model: string;
+        /** @description Training recipe (default embedding-pooling). */
+        recipe?: string;
+        /** @description URL-encoded JSON object: epochs, validation_split, seed, batch_size, learning_rate, ... (docs/training.md). */
+        hyperparameters?: string;
+        /** @description Receives training_job.succeeded / failed / cancelled, signed like batch webhooks. */
+        webhook_url?: string;
+      };
+      header?: {
+        'Content-Encoding'?: 'identity' | 'gzip';
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/x-ndjson': string;
+      };
+    };
+    responses: {
+      /** @description Created (queued). */
+      201: {
+        headers: {
+          /** @description /v1/training_jobs/{id} */
+          Location?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrainingJob'];
+        };
+      };
+      /** @description INVALID_REQUEST (model, unknown parameter), UNKNOWN_RECIPE, INVALID_HYPERPARAMETERS (details name each field), INVALID_DOCUMENT (details with 1-based `line`), INSUFFICIENT_TRAINING_DATA (fewer than 2 labels, or a label with too few examples), INVALID_WEBHOOK_URL. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      /** @description REQUEST_TIMEOUT: the body stalled (UPLOAD_IDLE_TIMEOUT_MS, UPLOAD_MIN_BYTES_PER_SECOND); nothing stored. */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description PAYLOAD_TOO_LARGE: over MAX_TRAINING_BODY_BYTES or MAX_TRAINING_EXAMPLES. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description UNSUPPORTED_MEDIA_TYPE: not application/x-ndjson (application/ndjson, application/jsonl accepted too), or a Content-Encoding other than identity or gzip. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description RATE_LIMITED: the process already ingests DB_POOL_SIZE - 2 uploads for 30 s. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      503: components['responses']['Unavailable'];
+    };
+  };
+  getTrainingJob: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description tj_... */
+        id: components['parameters']['TrainingJobId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The training job. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrainingJob'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['TrainingJobNotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  cancelTrainingJob: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description tj_... */
+        id: components['parameters']['TrainingJobId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The training job (cancelled, or running with cancel_requested). */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrainingJob'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['TrainingJobNotFound'];
+      /** @description TRAINING_JOB_FINISHED: the job already succeeded or failed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       503: components['responses']['Unavailable'];
     };
   };

@@ -45,6 +45,9 @@ import { heartbeatWorkerSource } from './worker-source';
 import { batchView, canCancel, canRetry } from './views/batch-view';
 import { batchesView } from './views/batches-view';
 import { errorsView } from './views/errors-view';
+import { trainingView } from './views/training-view';
+import { listTrainingJobsForOps, TRAINING_JOB_STATUSES } from '../../core/training-jobs';
+import type { TrainingJobStatus } from '../../core/training-jobs';
 import {
   THROUGHPUT_RANGES,
   backlogSection,
@@ -512,6 +515,36 @@ export function adminRouter(
           bearer: p.via === 'bearer',
         }),
       );
+    }),
+  );
+
+  const trainingStatus = (req: Request): TrainingJobStatus | undefined => {
+    const status = queryString(req, 'status');
+    if (status !== undefined && !(TRAINING_JOB_STATUSES as readonly string[]).includes(status)) {
+      throw new AppError('INVALID_REQUEST', 'Invalid `status` parameter.');
+    }
+    return status as TrainingJobStatus | undefined;
+  };
+  router.get(
+    '/training',
+    handle(async (req, res) => {
+      const jobs = await listTrainingJobsForOps(pool, { status: trainingStatus(req) });
+      const p = adminOf(res);
+      sendPage(
+        res,
+        200,
+        trainingView({
+          jobs,
+          csrf: p.via === 'cookie' ? csrfTokenOf(res, sessions) : undefined,
+          bearer: p.via === 'bearer',
+        }),
+      );
+    }),
+  );
+  router.get(
+    '/api/training_jobs',
+    handle(async (req, res) => {
+      res.json({ object: 'list', data: await listTrainingJobsForOps(pool, { status: trainingStatus(req) }) });
     }),
   );
 

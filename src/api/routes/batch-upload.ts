@@ -209,6 +209,55 @@ export async function parseUpload(req: Request, config: ApiConfig): Promise<Pars
   throw unsupported(type);
 }
 
+/**
+ * The streamed NDJSON body of a request whose fields come from the query (training uploads): the same
+ * media types, gzip handling, body limits and line splitting as the NDJSON form of `POST /v1/batches`,
+ * at most `maxBytes` (413 beyond; checked against Content-Length before reading). 415 for any other type.
+ */
+export function ndjsonUpload(
+  req: Request,
+  config: ApiConfig,
+  maxBytes: number,
+): { fields: Record<string, unknown>; source: DocumentSource } {
+  const { type, charset } = mediaType(req);
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Unsupported charset ${JSON.stringify(charset)}: bodies are UTF-8.`,
+    );
+  }
+  if (!NDJSON_TYPES.includes(type)) {
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Unsupported Content-Type ${JSON.stringify(type || '(none)')}: send application/x-ndjson.`,
+    );
+  }
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip') {
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Unsupported Content-Encoding ${JSON.stringify(encoding)}: NDJSON uploads may be gzip or identity.`,
+    );
+  }
+  checkDeclaredLength(req, maxBytes);
+  const fields = queryObject(rawQuery(req));
+  const body = guardBody(
+    encoding === 'gzip'
+      ? gunzipped(req, config.GZIP_MAX_RATIO, config.GZIP_RATIO_FLOOR_BYTES)
+      : (req as AsyncIterable<Buffer>),
+    req,
+    bodyLimits(config),
+  );
+  return {
+    fields,
+    source: ndjsonSource(body, {
+      maxBytes,
+      maxLineBytes: config.MAX_DOC_CHARS * 6 + 1024 * 1024,
+      hashPrefix: `ndjson\n${canonical(fields)}\n`,
+    }),
+  };
+}
+
 /** Query parameters as an object (a repeated name becomes an array, refused by batchFieldsFromQuery). */
 function queryObject(entries: [string, string][]): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -4,6 +4,7 @@ import type { ApiConfig } from '../../core/config';
 import { requireApiKey } from '../auth';
 import { batchesRouter } from './batches';
 import { modelsRouter } from './models';
+import { trainingJobsRouter } from './training-jobs';
 import { usageRouter } from './usage';
 import { webhookDeliveriesRouter } from './webhook-deliveries';
 
@@ -13,6 +14,7 @@ export function v1Router(deps: BatchDeps, config: ApiConfig, backend: () => Prom
   router.use(requireApiKey(deps.db));
   router.use(batchesRouter(deps, config));
   router.use(modelsRouter(deps.models, backend));
+  router.use(trainingJobsRouter(deps, config));
   router.use(webhookDeliveriesRouter(deps.db));
   router.use(usageRouter(deps.db));
   return router;

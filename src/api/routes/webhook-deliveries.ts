@@ -48,7 +48,8 @@ export function toDeliveryObject(row: DeliveryRow, attempts: AttemptRow[]): Webh
   return {
     id: row.id,
     object: 'webhook_delivery',
-    batch_id: row.batch_id,
+    // Listed per batch: a batch's deliveries all carry its id.
+    batch_id: row.batch_id as string,
     event_type: row.event_type,
     url: row.url,
     status: row.status,

@@ -1,5 +1,5 @@
 import { MessageChannel } from 'node:worker_threads';
-import type { MessagePort, Transferable , Worker } from 'node:worker_threads';
+import type { MessagePort, Transferable, Worker } from 'node:worker_threads';
 import { applyNativeEnvDefaults } from '../models/native-env';
 import { spawnThread } from '../threads';
 import type { TaskOptions } from '../models/types';

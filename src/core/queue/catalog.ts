@@ -29,18 +29,27 @@ export function webhookJobId(deliveryId: string, attempt: number): string {
   return `${deliveryId}-a${attempt}`;
 }
 
+/**
+ * Payload of a training job: the id of its `training_jobs` row (the row holds everything else). The
+ * BullMQ job id is the training job's id, so enqueueing it twice is a no-op while the first exists.
+ */
+export const trainingJobSchema = z.object({ trainingJobId: z.string().regex(/^tj_[0-9a-z]{1,60}$/) });
+export type TrainingJobPayload = z.infer<typeof trainingJobSchema>;
+
 /** Queue name of a task's chunk jobs. */
 export function chunkQueueName(task: Task): string {
   return `chunks-${task}`;
 }
 export const CHUNK_QUEUES: readonly string[] = TASKS.map(chunkQueueName);
 export const WEBHOOK_QUEUE = 'webhooks';
+/** Training jobs (issue 20): consumed one at a time per worker, in a thread of its own (src/workers/training-worker.ts). */
+export const TRAINING_QUEUE = 'training';
 /**
  * Every BullMQ queue of the platform. Periodic maintenance (expiry, reconciler, retention) is not a
  * queue: it runs on a timer in the worker holding the leader lease (core/pipeline/maintenance-loop.ts),
  * so there is no `maintenance` queue (bull-board showed one that nothing consumed).
  */
-export const ALL_QUEUES: readonly string[] = [...CHUNK_QUEUES, WEBHOOK_QUEUE];
+export const ALL_QUEUES: readonly string[] = [...CHUNK_QUEUES, WEBHOOK_QUEUE, TRAINING_QUEUE];
 
 /**
  * Job id of a chunk job. Deterministic, so enqueueing the same chunk twice is a no-op while the

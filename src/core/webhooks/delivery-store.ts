@@ -24,7 +24,8 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
 export interface DeliveryRow {
   id: string;
-  batch_id: string;
+  /** The batch whose end the delivery reports; null for a training job's delivery. */
+  batch_id: string | null;
   tenant_id: string;
   event_type: string;
   url: string;
@@ -128,7 +129,8 @@ export async function recoverInterruptedAttempts(
 /** What the sender needs for one attempt: the delivery and its tenant's secrets. */
 export interface AttemptContext extends TenantSecrets {
   id: string;
-  batch_id: string;
+  batch_id: string | null;
+  training_job_id: string | null;
   tenant_id: string;
   event_type: string;
   url: string;
@@ -157,7 +159,7 @@ export async function beginAttempt(
      WHERE d.id = $1 AND t.id = d.tenant_id AND d.status = 'pending' AND d.attempts = $2 - 1
        AND d.next_attempt_at <= now()
        AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = d.batch_id AND b.deleted_at IS NOT NULL)
-     RETURNING d.id, d.batch_id, d.tenant_id, d.event_type, d.url, d.payload, d.attempts AS attempt,
+     RETURNING d.id, d.batch_id, d.training_job_id, d.tenant_id, d.event_type, d.url, d.payload, d.attempts AS attempt,
        d.attempts - d.series_base AS "attemptInSeries",
        t.webhook_secret, t.previous_webhook_secret, t.previous_secret_expires_at`,
     [deliveryId, attempt, holdMs],

@@ -61,7 +61,11 @@ export class WebhookSender {
     const holdMs = this.opts.timeoutMs + (this.opts.holdMarginMs ?? 10_000);
     const ctx = await beginAttempt(this.pool, deliveryId, attempt, holdMs);
     if (!ctx) return { deliveryId, attempt, kind: 'stale', statusCode: null, next: null };
-    const log = this.logger.child({ deliveryId, batchId: ctx.batch_id, attempt });
+    const log = this.logger.child({
+      deliveryId,
+      ...(ctx.batch_id ? { batchId: ctx.batch_id } : { trainingJobId: ctx.training_job_id }),
+      attempt,
+    });
 
     const result = await this.send(ctx.url, ctx.id, ctx.payload, signingSecrets(ctx));
     const next = nextState(result, ctx.attemptInSeries, this.opts);

@@ -24,11 +24,13 @@ export const DASHBOARD_CSP = [
 export interface LayoutOptions {
   title: string;
   /** Which navigation entry is current. */
-  nav?: 'batches' | 'errors' | 'tenants' | 'queues';
+  nav?: 'batches' | 'errors' | 'tenants' | 'training' | 'queues';
   /** CSRF token for the logout form; omit on the login page. */
   csrf?: string;
   /** Logged in with a bearer token (no logout form). */
   bearer?: boolean;
+  /** Reload the page every this many seconds (pages the client script does not poll). */
+  refreshSeconds?: number;
   /** `data-page` of <body>: tells the client script what to poll. */
   page: string;
   body: SafeHtml;
@@ -42,6 +44,7 @@ export function layout(o: LayoutOptions): string {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex" />
+        ${o.refreshSeconds ? html`<meta http-equiv="refresh" content="${String(o.refreshSeconds)}" />` : ''}
         <title>${o.title} · docbatch ops</title>
         <link rel="stylesheet" href="${ADMIN_BASE}/static/dashboard.css" />
         <script src="${ADMIN_BASE}/static/dashboard.js" defer></script>
@@ -60,6 +63,9 @@ export function layout(o: LayoutOptions): string {
                     >
                     <a href="${ADMIN_BASE}/tenants" ${o.nav === 'tenants' ? html` aria-current="page"` : ''}
                       >Tenants</a
+                    >
+                    <a href="${ADMIN_BASE}/training" ${o.nav === 'training' ? html` aria-current="page"` : ''}
+                      >Training</a
                     >
                     <a href="${ADMIN_BASE}/queues" ${o.nav === 'queues' ? html` aria-current="page"` : ''}
                       >Queues</a
