@@ -38,6 +38,13 @@ const common = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A user model repository beside the bundled `models/` directory. Default: none. */
   MODELS_DIR: z.string().optional(),
+  /**
+   * Largest tenant model (POST /v1/models, a training job's result): total bytes of its files.
+   * Default 268435456 (256 MiB).
+   */
+  MODEL_UPLOAD_MAX_BYTES: int(256 * 1024 ** 2, 1),
+  /** Most files in one tenant model. Default 1000. */
+  MODEL_UPLOAD_MAX_FILES: int(1_000, 1, 100_000),
   /** TensorFlow.js backend: auto tries tensorflow-gpu, tensorflow, wasm, cpu. Default `auto`. */
   TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   /** Size of the Postgres connection pool per process. Default 10. */
@@ -136,6 +143,8 @@ const api = z.object({
   JSON_BODY_MEMORY_BYTES: int(128 * 1024 ** 2, 1),
   /** Maximum request body, bytes, for the JSON form (it is parsed in memory). Default 64 MiB. */
   MAX_JSON_BODY_BYTES: int(64 * 1024 ** 2, 1),
+  /** Model uploads (POST /v1/models) one API process reads and checks at once; more get 429. Default 2. */
+  MODEL_UPLOADS_AT_ONCE: int(2, 1, 64),
   /** Batch submissions allowed per tenant per minute. Default 60. */
   RATE_LIMIT_PER_MINUTE: int(60, 1),
   /** Batches a tenant may have queued or running at once. Default 100. */
@@ -162,6 +171,11 @@ const worker = z.object({
   MAX_QUEUE_DELAY_MS: int(20, 0),
   /** Encoded documents in the batching pool at most; documents of further claimed jobs wait their turn. Default 2048. */
   TENSOR_POOL_MAX_DOCS: int(2_048, 1),
+  /**
+   * Where a worker keeps the files of tenant models it runs (one directory per model version and
+   * content hash). Default `<os temp dir>/docbatch-model-cache`.
+   */
+  MODEL_CACHE_DIR: z.string().default(''),
   /** Tokenize in a thread of its own per task, beside the inference thread. Default true. */
   TOKENIZER_THREAD: bool(true),
   /** How often the reconciler looks for documents no job covers and for expired batches, ms. Default 30000. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_MODEL_CACHE_DIR, TenantModelCache } from '../core/pipeline/tenant-model-cache';
 import os from 'node:os';
 import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
@@ -150,6 +151,7 @@ export class WorkerProcess {
             },
             // Every attempt of its chunk plus as many recoveries (stalls, reconciles).
             2 * c.CHUNK_ATTEMPTS,
+            new TenantModelCache(this.db!.pool, c.MODEL_CACHE_DIR || DEFAULT_MODEL_CACHE_DIR),
           ),
         );
         return name;

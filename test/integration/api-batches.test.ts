@@ -777,7 +777,13 @@ describe('GET /v1/models and /openapi.json', () => {
     expect(body.object).toBe('list');
     expect(body.data).toEqual(
       expect.arrayContaining([
-        { id: 'extractive-summarizer@1', task: 'summarization', backend: 'cpu', default: true },
+        {
+          id: 'extractive-summarizer@1',
+          task: 'summarization',
+          backend: 'cpu',
+          default: true,
+          owned_by: 'system',
+        },
         expect.objectContaining({
           id: 'en-es-translator@2',
           task: 'translation',

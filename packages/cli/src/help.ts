@@ -30,7 +30,12 @@ commands:
                             this tenant's usage per UTC day, task and model (default: 30 days)
   results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
                             download results as NDJSON (stdout by default), resuming after drops
-  models                    models the server can run
+  models                    models the server can run (shared, and this tenant's own)
+  models upload DIR [--name NAME]
+                            upload the model in DIR (config.json + the files it names) as a new
+                            version of one of this tenant's models
+  models delete NAME@VERSION
+                            delete one of this tenant's model versions
   models check [DIR]        check a model repository (or one <name>/<version> directory) the way
                             the server will, without a server; default: bundled + MODELS_DIR
                             (the server's CLI only: npm run cli -- models check in its repository)
@@ -189,9 +194,21 @@ ${API_GLOBALS}
 ${SIMPLE_EXITS}`,
 
   models: `usage: docbatch models
+       docbatch models upload DIR [--name NAME]
+       docbatch models delete NAME@VERSION
        docbatch models check [DIR]
 
-models: the models the server can run (--json: the array).
+models: the models the server can run: the shared ones (OWNER system) and this tenant's own
+(OWNER tenant) (--json: the array).
+
+models upload: uploads every file under DIR (config.json plus the files it names; names starting
+with "." are left out) as the next version of this tenant's model NAME (default: config.json
+"name", which it must equal). The server checks it as it checks a MODELS_DIR entry; a refused
+upload names the file and field and stores nothing. Prints the new NAME@VERSION (--json: the model).
+  --name NAME     the model's name
+
+models delete: deletes one of this tenant's model versions and its files (refused while a batch
+that runs it is queued, running or cancelling).
 
 models check: checks a model repository the way the API and the workers do, locally and without a
 server: each model's files are opened and checked against config.json, and one probe document
@@ -203,7 +220,8 @@ Prints "ok ..." per served model and "FAIL ..." per refused one (--json: {"backe
 
 ${API_GLOBALS}; models check needs no server and no key
 exit codes: 0 ok (models check: every model passes); 1 the server refused it or could not be
-  reached, or models check found a problem or DIR cannot be read; 2 usage error`,
+  reached, or models check found a problem or DIR cannot be read (models upload: DIR is not a
+  directory); 2 usage error`,
 
   tenants: `usage: docbatch tenants create NAME
        docbatch tenants list

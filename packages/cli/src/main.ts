@@ -56,7 +56,7 @@ export const COMMAND_OPTIONS = {
   keys: { tenant: { type: 'string' } },
   tenants: {},
   'webhook-secret': { tenant: { type: 'string' }, grace: { type: 'string' } },
-  models: {},
+  models: { name: { type: 'string' } },
   help: {},
 } satisfies Record<CommandName, Options>;
 
@@ -181,7 +181,16 @@ async function dispatch(argv: string[], io: CliIo, ext: CliExtensions): Promise<
         pageSize: str(values['page-size']),
       });
     case 'models': {
+      if (values.name !== undefined && args[0] !== 'upload') {
+        throw new UsageError('--name goes with models upload');
+      }
       if (args[0] === undefined) return models(ctx);
+      if (args[0] === 'upload' || args[0] === 'delete') {
+        const { modelsDelete, modelsUpload } = await import('./commands/models-upload');
+        return args[0] === 'upload'
+          ? modelsUpload(ctx, args[1], str(values.name))
+          : modelsDelete(ctx, args[1]);
+      }
       if (args[0] !== 'check') throw new UsageError(`unknown models subcommand ${JSON.stringify(args[0])}`);
       if (!ext.modelsCheck) {
         throw new UsageError(
@@ -232,7 +241,9 @@ export async function runCli(argv: string[], io: CliIo, ext: CliExtensions = {})
     if (err instanceof DocBatchError) {
       const lines = [`${err.code}: ${err.message}`];
       for (const d of err.details.slice(0, 20)) {
-        const where = [d.line !== undefined ? `line ${d.line}` : '', d.field ?? ''].filter(Boolean).join(' ');
+        const where = [d.line !== undefined ? `line ${d.line}` : '', d.file ?? '', d.field ?? '']
+          .filter(Boolean)
+          .join(' ');
         lines.push(`  ${where ? `${where}: ` : ''}${d.message}`);
       }
       if (err.details.length > 20) lines.push(`  ... ${err.details.length - 20} more`);

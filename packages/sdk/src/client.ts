@@ -3,6 +3,7 @@ import { createBody } from './document-source';
 import type { DocumentSource, UploadProgress } from './document-source';
 import { ConnectionError, DocBatchError } from './errors';
 import { readLineBatches } from './ndjson-lines';
+import { readModelDirectory, tarModelFiles, type ModelFiles } from './model-files';
 import type { ModelList } from './openapi-types';
 import { Paginator } from './paginator';
 import { abortReason, backoffDelay, networkErrorCode, sleep, Transport } from './transport';
@@ -18,6 +19,7 @@ import type {
   DocumentRecord,
   ListPage,
   Model,
+  ModelDeleted,
   ResultLine,
   ResultStatus,
   TaskResult,
@@ -360,6 +362,57 @@ export class DocBatchClient {
       signal: options.signal,
     });
     return list.data;
+  }
+
+  /**
+   * Uploads a new version of one of the tenant's models (POST /v1/models): `files` is a directory
+   * (every file under it, names starting with `.` left out) or the files by relative path
+   * (config.json plus the files it names). Sent as a tar archive. The server checks the files as it
+   * checks a MODELS_DIR entry: a refused upload is an InvalidRequestError `INVALID_MODEL` whose
+   * `details[0]` names the `file` and `field`; a shared model's name is a ConflictError
+   * `MODEL_NAME_TAKEN`. Resolves with the stored version (`owned_by: "tenant"`).
+   */
+  async uploadModel(
+    files: string | ModelFiles,
+    options: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<Model> {
+    const tar = tarModelFiles(typeof files === 'string' ? await readModelDirectory(files) : files);
+    return this.transport.json<Model>({
+      method: 'POST',
+      path: '/v1/models',
+      query: { name: options.name },
+      body: {
+        contentType: 'application/x-tar',
+        open: () => new Blob([tar]).stream(),
+        canReopen: () => true,
+      },
+      retry: 'unprocessed',
+      signal: options.signal,
+    });
+  }
+
+  /** One model: `name@version`, or `name` for its latest version (the tenant's own first, then shared). */
+  getModel(id: string, options: { signal?: AbortSignal } = {}): Promise<Model> {
+    return this.transport.json<Model>({
+      method: 'GET',
+      path: `/v1/models/${encodeURIComponent(id)}`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Deletes one of the tenant's model versions (`name@version`) and its files. A version that a
+   * queued, running or cancelling batch runs is a ConflictError `MODEL_IN_USE`; a shared model is
+   * an InvalidRequestError `FORBIDDEN`; an unknown one (or another tenant's) NotFoundError.
+   */
+  deleteModel(id: string, options: { signal?: AbortSignal } = {}): Promise<ModelDeleted> {
+    return this.transport.json<ModelDeleted>({
+      method: 'DELETE',
+      path: `/v1/models/${encodeURIComponent(id)}`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
   }
 }
 

@@ -22,6 +22,8 @@ export type DocBatchErrorCode = ApiErrorCode | ClientErrorCode;
 /** One line-level problem of a rejected upload (`line` is 1-based). */
 export interface DocBatchErrorDetail {
   line?: number;
+  /** A model upload's file at fault (POST /v1/models). */
+  file?: string;
   field?: string;
   message: string;
 }
@@ -58,9 +60,9 @@ export class DocBatchError extends Error {
 export class AuthenticationError extends DocBatchError {}
 /** 404 `NOT_FOUND`: no such batch/document for this API key's tenant. */
 export class NotFoundError extends DocBatchError {}
-/** 400 `INVALID_REQUEST`, `INVALID_DOCUMENT`, `DUPLICATE_DOCUMENT_ID`, `INVALID_WEBHOOK_URL`; 413; 415; 422 `UNKNOWN_TASK`/`UNKNOWN_MODEL`. */
+/** 400 `INVALID_REQUEST`, `INVALID_DOCUMENT`, `DUPLICATE_DOCUMENT_ID`, `INVALID_WEBHOOK_URL`, `INVALID_MODEL`; 403 `FORBIDDEN`; 413; 415; 422 `UNKNOWN_TASK`/`UNKNOWN_MODEL`. */
 export class InvalidRequestError extends DocBatchError {}
-/** 409 `IDEMPOTENCY_KEY_REUSED`, `BATCH_FINISHED`, `BATCH_NOT_FINISHED`, `TENANT_EXISTS` (admin API). */
+/** 409 `IDEMPOTENCY_KEY_REUSED`, `BATCH_FINISHED`, `BATCH_NOT_FINISHED`, `TENANT_EXISTS` (admin API), `MODEL_NAME_TAKEN`, `MODEL_VERSION_EXISTS`, `MODEL_IN_USE`. */
 export class ConflictError extends DocBatchError {}
 /** 429 `RATE_LIMITED`, `TOO_MANY_ACTIVE_BATCHES` (after the SDK's own retries). */
 export class RateLimitError extends DocBatchError {}
@@ -92,6 +94,11 @@ const API_CODE_TABLE: Record<ApiErrorCode, true> = {
   INVALID_HYPERPARAMETERS: true,
   INSUFFICIENT_TRAINING_DATA: true,
   TRAINING_JOB_FINISHED: true,
+  FORBIDDEN: true,
+  INVALID_MODEL: true,
+  MODEL_NAME_TAKEN: true,
+  MODEL_VERSION_EXISTS: true,
+  MODEL_IN_USE: true,
   UNAVAILABLE: true,
   INTERNAL: true,
 };
@@ -130,6 +137,9 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
     case 'BATCH_FINISHED':
     case 'TENANT_EXISTS':
     case 'BATCH_NOT_FINISHED':
+    case 'MODEL_NAME_TAKEN':
+    case 'MODEL_VERSION_EXISTS':
+    case 'MODEL_IN_USE':
       return new ConflictError(init);
     case 'RATE_LIMITED':
     case 'TOO_MANY_ACTIVE_BATCHES':

@@ -18,6 +18,8 @@ export type {
   WaitForBatchOptions,
 } from './client';
 export type { DocumentSource, StreamedDocuments, UploadProgress } from './document-source';
+export { readModelDirectory, tarModelFiles } from './model-files';
+export type { ModelFiles } from './model-files';
 export {
   AuthenticationError,
   ConflictError,

@@ -162,11 +162,36 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Models available */
+    /** Models available to the caller: the shared ones and the tenant's own */
     get: operations['listModels'];
     put?: never;
-    post?: never;
+    /**
+     * Upload a tenant model version (config.json plus the files it names)
+     * @description The model contract's artefacts (config.json and the files it names, unchanged as the framework wrote them) become a new version of the tenant's model `name`, usable at once by the tenant's batches and by no other tenant. The files are checked exactly as the registry checks a MODELS_DIR entry (config.json schema; the model loaded, its parts checked against each other and a probe document run) before anything is stored; a refused upload stores nothing and names the file and field in `details`. Every file of the upload is kept with the version (also files config.json does not name, e.g. card.md) and counts towards the limits: MODEL_UPLOAD_MAX_BYTES (total bytes, default 256 MiB) and MODEL_UPLOAD_MAX_FILES (default 1000). A model inside one top directory of a tar is taken from that directory. The name of a shared model is refused (409 MODEL_NAME_TAKEN). See docs/models.md, Tenant models.
+     */
+    post: operations['uploadModel'];
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/models/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One model (the tenant's own first, then the shared ones) */
+    get: operations['getModel'];
+    put?: never;
+    post?: never;
+    /**
+     * Delete a tenant model version and its files
+     * @description Only the tenant's own versions, named exactly (`name@version`). Refused with 409 MODEL_IN_USE while a batch that runs the version is queued, running or cancelling (wait for it or cancel it). Finished batches that ran it stay readable; retrying their documents afterwards fails them with MODEL_LOAD_FAILED.
+     */
+    delete: operations['deleteModel'];
     options?: never;
     head?: never;
     patch?: never;
@@ -821,6 +846,7 @@ export interface components {
         [key: string]: unknown;
       } | null;
     };
+    /** @description A model a batch can name (`name@version`, or `name` for its latest version). */
     Model: {
       /** @example spam-classifier@1 */
       id: string;
@@ -833,6 +859,23 @@ export interface components {
       backend: 'tensorflow' | 'wasm' | 'cpu';
       /** @description The task's default model (used when a batch names none). */
       default: boolean;
+      /**
+       * @description `system`: a shared model (bundled or MODELS_DIR), usable by every tenant; `tenant`: the calling tenant's own model (POST /v1/models or a training job), invisible to other tenants.
+       * @enum {string}
+       */
+      owned_by: 'system' | 'tenant';
+      /**
+       * Format: date-time
+       * @description Tenant models: when this version was stored.
+       */
+      created_at?: string;
+      /**
+       * @description Tenant models: how this version was made.
+       * @enum {string}
+       */
+      source?: 'upload' | 'training';
+      /** @description Tenant models: total size of the version's files. */
+      bytes?: number;
     };
     ModelList: {
       /** @constant */
@@ -862,13 +905,21 @@ export interface components {
       | 'INVALID_HYPERPARAMETERS'
       | 'INSUFFICIENT_TRAINING_DATA'
       | 'TRAINING_JOB_FINISHED'
+      | 'FORBIDDEN'
+      | 'INVALID_MODEL'
+      | 'MODEL_NAME_TAKEN'
+      | 'MODEL_VERSION_EXISTS'
+      | 'MODEL_IN_USE'
       | 'UNAVAILABLE'
       | 'INTERNAL';
     ErrorDetail: {
       /** @description 1-based line (NDJSON) or position in `documents` (JSON). */
       line?: number;
+      /** @description The field at fault: a document's or request's field, or for a model upload the field in `file` (e.g. `labels` of config.json, `path`, `archive`). */
       field?: string;
       message: string;
+      /** @description A model upload's file at fault, relative to the model's directory (POST /v1/models). */
+      file?: string;
     };
     Error: {
       error: {
@@ -1335,6 +1386,19 @@ export interface components {
       text: string;
       label: string;
     };
+    ModelDeleted: {
+      id: string;
+      /** @constant */
+      object: 'model';
+      /** @constant */
+      deleted: true;
+    };
+    ModelUpload: {
+      /** @description The model's name (default: config.json `name`; it must equal config.json `name`). */
+      name?: string;
+      /** @description One part per file; the part's filename is the file's path relative to the model's version directory (e.g. `config.json`, `model.h5`, `shards/group1-shard1of1.bin`). */
+      file: string[];
+    };
   };
   responses: {
     /** @description UNAUTHORIZED: missing, unknown or revoked API key. */
@@ -1446,6 +1510,8 @@ export interface components {
     TenantRef: string;
     /** @description tj_... */
     TrainingJobId: string;
+    /** @description `name@version` (GET also takes `name`: its latest version). */
+    ModelId: string;
   };
   requestBodies: never;
   headers: never;
@@ -1511,6 +1577,8 @@ export type TrainingProgress = components['schemas']['TrainingProgress'];
 export type TrainingJob = components['schemas']['TrainingJob'];
 export type TrainingJobList = components['schemas']['TrainingJobList'];
 export type TrainingExample = components['schemas']['TrainingExample'];
+export type ModelDeleted = components['schemas']['ModelDeleted'];
+export type ModelUpload = components['schemas']['ModelUpload'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseInvalidRequest = components['responses']['InvalidRequest'];
@@ -1525,6 +1593,7 @@ export type ResponseTrainingJobNotFound = components['responses']['TrainingJobNo
 export type ParameterBatchId = components['parameters']['BatchId'];
 export type ParameterTenantRef = components['parameters']['TenantRef'];
 export type ParameterTrainingJobId = components['parameters']['TrainingJobId'];
+export type ParameterModelId = components['parameters']['ModelId'];
 export type $defs = Record<string, never>;
 export interface operations {
   listBatches: {
@@ -1906,7 +1975,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Every servable model. */
+      /** @description Every servable shared model (`owned_by: system`), then the tenant's own model versions (`owned_by: tenant`). */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1916,6 +1985,177 @@ export interface operations {
         };
       };
       401: components['responses']['Unauthorized'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  uploadModel: {
+    parameters: {
+      query?: {
+        /** @description The model's name (default: the multipart `name` field, else config.json `name`). */
+        name?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'multipart/form-data': components['schemas']['ModelUpload'];
+        'application/x-tar': string;
+        'application/gzip': string;
+      };
+    };
+    responses: {
+      /** @description The stored version; `Location: /v1/models/{name@version}`. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Model'];
+        };
+      };
+      /** @description INVALID_MODEL: the files fail the model contract's checks (details[0].file and .field name the file and the field, e.g. config.json / labels, tokenizer.json, model.h5), a path leaves the model directory or is in the upload twice, or the tar archive cannot be read (field `archive`); INVALID_REQUEST: a malformed multipart body. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      /** @description MODEL_NAME_TAKEN: the name of a shared model. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description PAYLOAD_TOO_LARGE: files over MODEL_UPLOAD_MAX_BYTES in total or more than MODEL_UPLOAD_MAX_FILES. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description UNSUPPORTED_MEDIA_TYPE: neither multipart/form-data nor a tar (application/x-tar, application/gzip). */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description RATE_LIMITED: this API process is checking MODEL_UPLOADS_AT_ONCE uploads already (Retry-After). */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      503: components['responses']['Unavailable'];
+    };
+  };
+  getModel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description `name@version` (GET also takes `name`: its latest version). */
+        id: components['parameters']['ModelId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The model. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Model'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      /** @description NOT_FOUND: no such model for this tenant (another tenant's model is also 404). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      503: components['responses']['Unavailable'];
+    };
+  };
+  deleteModel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description `name@version` (GET also takes `name`: its latest version). */
+        id: components['parameters']['ModelId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The version is deleted. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelDeleted'];
+        };
+      };
+      /** @description INVALID_REQUEST: a tenant model named without its version. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      /** @description FORBIDDEN: a shared model (the operator's). */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description NOT_FOUND: no such tenant model version (another tenant's is also 404). */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description MODEL_IN_USE: a queued, running or cancelling batch runs this version. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       503: components['responses']['Unavailable'];
     };
   };

@@ -32,8 +32,10 @@ export type UsageBucket = S.UsageBucket;
 export type UsageCounters = S.UsageCounters;
 /** The answer of `DELETE /v1/batches/{id}`. */
 export type BatchDeleted = S.BatchDeleted;
-/** One model from `GET /v1/models`. */
+/** One model from `GET /v1/models` (`owned_by`: `system` shared, `tenant` the caller's own). */
 export type Model = S.Model;
+/** The answer of `DELETE /v1/models/{id}`. */
+export type ModelDeleted = S.ModelDeleted;
 
 /** Admin API objects (`/admin/api/...`, with the server's ADMIN_TOKEN): tenants, API keys, webhook secrets. */
 export type Tenant = S.Tenant;

@@ -13,7 +13,7 @@ export function v1Router(deps: BatchDeps, config: ApiConfig, backend: () => Prom
   const router = Router();
   router.use(requireApiKey(deps.db));
   router.use(batchesRouter(deps, config));
-  router.use(modelsRouter(deps.models, backend));
+  router.use(modelsRouter({ models: deps.models, pool: deps.db.pool, config, logger: deps.logger }, backend));
   router.use(trainingJobsRouter(deps, config));
   router.use(webhookDeliveriesRouter(deps.db));
   router.use(usageRouter(deps.db));

@@ -51,6 +51,7 @@ export function batchInsertStatement(b: BatchInsert): { text: string; values: un
     docs?.requestHash ?? '',
     total,
     docs?.chunkCount ?? 0,
+    b.params.tenantModelId,
   ];
   let documents = '';
   if (docs) {
@@ -58,7 +59,7 @@ export function batchInsertStatement(b: BatchInsert): { text: string; values: un
     documents = `, documents AS (
          INSERT INTO documents (batch_id, seq, client_id, text, metadata)
          SELECT batch.id, d.seq, d.client_id, d.text, d.metadata
-           FROM batch, unnest($16::int[], $17::text[], $18::text[], $19::jsonb[]) AS d (seq, client_id, text, metadata)
+           FROM batch, unnest($17::int[], $18::text[], $19::text[], $20::jsonb[]) AS d (seq, client_id, text, metadata)
        )`;
   }
   const text = `WITH claimed AS (
@@ -70,10 +71,10 @@ export function batchInsertStatement(b: BatchInsert): { text: string; values: un
        RETURNING 1
      ), batch AS (
        INSERT INTO batches (id, tenant_id, task, model, options, metadata, priority, webhook_url, status,
-         completion_window, expires_at, total, queued_count, chunk_count)
+         completion_window, expires_at, total, queued_count, chunk_count, tenant_model_id)
        SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::jsonb, $7::int, $8::text,
               'queued'::"BatchStatus", $9::text, now() + make_interval(secs => $10::float8),
-              $14::int, $14::int, $15::int
+              $14::int, $14::int, $15::int, $16::text
         WHERE $11::text IS NULL OR EXISTS (SELECT 1 FROM claimed)
        RETURNING ${BATCH_COLUMNS}
      )${documents}

@@ -80,6 +80,8 @@ export interface ResolvedBatchParams {
   task: Task;
   /** `name@version` of the resolved model. */
   model: string;
+  /** The tenant model's row id when the model is the tenant's own (null: a shared model). */
+  tenantModelId: string | null;
   options: Record<string, unknown>;
   metadata: Record<string, unknown>;
   priority: number;
@@ -225,6 +227,7 @@ export async function resolveBatchParams(raw: unknown, catalog: ModelCatalog): P
   return {
     task,
     model: model.id,
+    tenantModelId: model.tenantModelId ?? null,
     options,
     // The parsed value, not zod's copy (which drops a `__proto__` key); validated above.
     metadata: (raw as { metadata?: Record<string, unknown> }).metadata ?? {},

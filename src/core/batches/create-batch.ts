@@ -15,6 +15,7 @@ import { toBatchObject } from './batch-object';
 import type { BatchObject, BatchRow } from './batch-object';
 import { BATCH_COLUMNS } from './batch-object';
 import { resolveBatchParams } from './batch-params';
+import { tenantCatalog } from './tenant-catalog';
 import type { ResolvedBatchParams } from './batch-params';
 import type { DocumentSource } from './document-source';
 import { DocumentValidator, MAX_ERROR_DETAILS } from './document-validator';
@@ -368,7 +369,10 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
   if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
   const pre = await preflight(deps, input.tenantId, input.idempotencyKey);
   if (pre.key) return replay(deps, input, pre.key);
-  const params = await resolveBatchParams(input.fields, deps.models);
+  const params = await resolveBatchParams(
+    input.fields,
+    tenantCatalog(deps.models, deps.db.pool, input.tenantId),
+  );
   if (params.webhookUrl) await assertWebhookUrlAllowed(params.webhookUrl, deps.settings.webhookAllowlist);
   if (deps.limiter) {
     await deps.limiter.take(input.tenantId);

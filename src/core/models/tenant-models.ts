@@ -166,6 +166,22 @@ export function checkModelFiles(files: Map<string, Buffer>, limits: TenantModelL
       'config.json',
     );
   }
+  try {
+    JSON.parse(files.get('config.json')!.toString('utf8'));
+  } catch (err) {
+    throw new InvalidModelError(`config.json is not valid JSON: ${(err as Error).message}`, 'config.json');
+  }
+}
+
+/** Checks a model name (the registry's rule for a repository directory). */
+export function checkModelName(name: string): void {
+  if (!isValidModelName(name)) {
+    throw new InvalidModelError(
+      `Invalid model name '${name.slice(0, 100)}': 1-100 letters, digits and ._- starting with a letter or digit.`,
+      'config.json',
+      'name',
+    );
+  }
 }
 
 /**
@@ -202,14 +218,8 @@ export async function validateTenantModel(
   files: Map<string, Buffer>,
   options: CreateTenantModelOptions = {},
 ): Promise<ModelInfo> {
-  if (!isValidModelName(name)) {
-    throw new InvalidModelError(
-      `Invalid model name '${name.slice(0, 100)}': 1-100 letters, digits and ._- starting with a letter or digit.`,
-      'config.json',
-      'name',
-    );
-  }
   checkModelFiles(files, { ...DEFAULT_TENANT_MODEL_LIMITS, ...options.limits });
+  checkModelName(name);
   const tmp = writeTemporaryModel(files, name, 1);
   try {
     return await checkModelDirectory(tmp.dir, name, 1, {
@@ -326,13 +336,8 @@ export async function createTenantModelVersion(
     const earlier = await byTrainingJob(db.pool, trainingJobId);
     if (earlier) return { ...sameTenant(earlier, tenantId), created: false };
   }
-  if (!isValidModelName(name)) {
-    throw new InvalidModelError(
-      `Invalid model name '${name.slice(0, 100)}': 1-100 letters, digits and ._- starting with a letter or digit.`,
-      'config.json',
-      'name',
-    );
-  }
+  checkModelFiles(files, { ...DEFAULT_TENANT_MODEL_LIMITS, ...options.limits });
+  checkModelName(name);
   if ((await sharedNames(options.shared)).has(name)) {
     throw new AppError(
       'MODEL_NAME_TAKEN',
@@ -455,4 +460,30 @@ export async function readTenantModelFiles(db: Queryable, id: string): Promise<M
     [id],
   );
   return new Map(rows.map((r) => [r.path, r.data]));
+}
+
+/**
+ * Deletes a tenant model version and its files. Refused with 409 MODEL_IN_USE while a batch that
+ * runs it is queued, running or cancelling (let it finish, or cancel it first); 404 NOT_FOUND when
+ * it is gone already. A batch created while the delete commits fails on the worker with
+ * MODEL_LOAD_FAILED (the model was deleted).
+ */
+export async function deleteTenantModel(pool: Pool, model: { id: string; modelId: string }): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const { rows } = await client.query(`SELECT id FROM tenant_models WHERE id = $1 FOR UPDATE`, [model.id]);
+    if (rows.length === 0) throw new AppError('NOT_FOUND', `No model '${model.modelId}'.`);
+    const { rows: active } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM batches
+        WHERE tenant_model_id = $1 AND status IN ('queued', 'running', 'cancelling') AND deleted_at IS NULL`,
+      [model.id],
+    );
+    const n = active[0]?.n ?? 0;
+    if (n > 0) {
+      throw new AppError(
+        'MODEL_IN_USE',
+        `Model '${model.modelId}' is used by ${n} unfinished batch${n === 1 ? '' : 'es'}; wait for ${n === 1 ? 'it' : 'them'} to finish or cancel ${n === 1 ? 'it' : 'them'}, then delete the model.`,
+      );
+    }
+    await client.query(`DELETE FROM tenant_models WHERE id = $1`, [model.id]);
+  });
 }

@@ -91,6 +91,11 @@ export interface ModelInfo {
   default?: boolean;
   /** The parsed `config.json`, for runtime-specific fields. */
   config?: Readonly<Record<string, unknown>>;
+  /**
+   * A tenant model's row id (`tenant_models.id`, `tmod_...`): the model belongs to one tenant and
+   * is stored in Postgres (src/core/models/tenant-models.ts). Absent for the shared models.
+   */
+  tenantModelId?: string;
 }
 
 /** A loaded, ready-to-run model. Implementations dispose every tensor they create. */

@@ -1,4 +1,5 @@
 import type { ModelRegistry } from '../models/registry';
+import type { AdoptModel } from './inference-protocol';
 import type { TaskModel } from '../models/types';
 
 /** `name@version`: what the API stores as a batch's model once it resolved it. */
@@ -15,7 +16,13 @@ export async function loadBatchModel(
   registry: ModelRegistry,
   task: string,
   model: string | null | undefined,
+  adopt?: AdoptModel,
 ): Promise<TaskModel> {
+  if (adopt) {
+    // A tenant model: its files, materialised by the worker, are loaded like a repository entry's.
+    registry.adopt(adopt.key, adopt.dir, adopt.name, adopt.version);
+    return registry.load(adopt.key);
+  }
   let info: Awaited<ReturnType<ModelRegistry['resolve']>>;
   try {
     info = await registry.resolve(task, model);

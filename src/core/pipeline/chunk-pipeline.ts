@@ -17,7 +17,10 @@ import type { BatchRow, ChunkRange, ClaimResult, DocOutcome } from './chunk-stor
 import { DynamicBatcher } from './dynamic-batcher';
 import type { BatcherItem } from './dynamic-batcher';
 import type { InferenceClient } from './inference-client';
-import type { DocError } from './inference-protocol';
+import type { DocError, EncodeReply } from './inference-protocol';
+import { modelLoadError } from './inference-errors';
+import { modelErrorCode } from '../models/model-errors';
+import { TenantModelCache } from './tenant-model-cache';
 import {
   documentsProcessed,
   inferenceSeconds,
@@ -165,6 +168,8 @@ export class ChunkPipeline {
     private readonly onFinished: (n: number) => void = () => undefined,
     /** Claims of one document before it fails with TOO_MANY_ATTEMPTS. Default: unlimited. */
     private readonly maxDocumentAttempts = Number.MAX_SAFE_INTEGER,
+    /** Local copies of the tenant models this worker runs. Default: under the OS temp directory. */
+    private readonly tenantModels: TenantModelCache = new TenantModelCache(pool),
   ) {
     this.batcher = new DynamicBatcher<Item>(limits, (group, items) => this.runTensorBatch(group, items));
     this.poolDocs = limits.poolDocs ?? 2_048;
@@ -215,15 +220,26 @@ export class ChunkPipeline {
     const summary = { ...emptySummary(), claimed: docs.length };
     if (docs.length === 0) return summary;
     const handles = Int32Array.from(docs, () => this.nextHandle++);
-    let reply;
+    let reply: EncodeReply;
     try {
-      reply = await this.inference.encode(
-        batch.task,
-        batch.model,
-        batch.options ?? {},
-        handles,
-        docs.map((d) => d.text),
-      );
+      // A tenant model: its files come from Postgres into the local cache first (a deleted one fails the batch).
+      const adopt = batch.tenant_model_id
+        ? await this.tenantModels.materialise(batch.tenant_model_id).catch((err: unknown) => {
+            if (!modelErrorCode(err)) throw err;
+            return modelLoadError(batch.model, err);
+          })
+        : undefined;
+      reply =
+        adopt && 'code' in adopt
+          ? { ok: false, modelError: adopt }
+          : await this.inference.encode(
+              batch.task,
+              batch.model,
+              batch.options ?? {},
+              handles,
+              docs.map((d) => d.text),
+              adopt,
+            );
     } catch (err) {
       this.inference.release(handles.slice());
       throw err;

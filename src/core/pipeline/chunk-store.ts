@@ -26,6 +26,8 @@ export interface BatchRow {
   status: string;
   task: string;
   model: string;
+  /** The tenant model the batch runs (tenant_models.id); null for a shared model. */
+  tenant_model_id: string | null;
   options: TaskOptions;
   /** `expires_at` has passed. */
   expired: boolean;
@@ -47,7 +49,7 @@ export function settleStatusFor(batch: BatchRow | null): 'cancelled' | 'expired'
 
 export async function readBatches(q: Queryable, ids: string[]): Promise<Map<string, BatchRow>> {
   const res = await q.query<BatchRow>(
-    `SELECT id, status::text AS status, task, model, options, expires_at <= now() AS expired
+    `SELECT id, status::text AS status, task, model, tenant_model_id, options, expires_at <= now() AS expired
      FROM batches WHERE id = ANY($1::text[])`,
     [ids],
   );

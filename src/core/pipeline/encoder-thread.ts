@@ -39,7 +39,7 @@ async function encode(id: number, req: EncodeRequest): Promise<void> {
   if (!registry) throw new Error('tokenizer thread not initialised');
   let model: TaskModel;
   try {
-    model = await loadBatchModel(registry, req.task, req.model);
+    model = await loadBatchModel(registry, req.task, req.model, req.adopt);
   } catch (err) {
     store(id, { type: 'store', handles: req.handles, modelError: modelLoadError(req.model, err) });
     return;
@@ -77,7 +77,8 @@ async function encode(id: number, req: EncodeRequest): Promise<void> {
     doc.ids = packed.subarray(at, at + doc.ids.length);
     at += doc.ids.length;
   }
-  store(id, { type: 'store', modelId: model.info.id, handles: req.handles, docs, errors }, [
+  const adopt = req.adopt ? { adopt: req.adopt } : {};
+  store(id, { type: 'store', modelId: model.info.id, ...adopt, handles: req.handles, docs, errors }, [
     packed.buffer as ArrayBuffer,
   ]);
 }

@@ -5,6 +5,7 @@ import { spawnThread } from '../threads';
 import type { TaskOptions } from '../models/types';
 import type {
   EncodeReply,
+  AdoptModel,
   EncodeRequest,
   EncoderInitRequest,
   InferenceRequest,
@@ -131,8 +132,18 @@ export class InferenceClient {
     options: TaskOptions,
     handles: Int32Array,
     texts: string[],
+    /** A tenant model's local files (the batch's `model` is then only its name for messages). */
+    adopt?: AdoptModel,
   ): Promise<EncodeReply> {
-    const req: EncodeRequest = { type: 'encode', task, model, options, handles, texts };
+    const req: EncodeRequest = {
+      type: 'encode',
+      task,
+      model,
+      options,
+      handles,
+      texts,
+      ...(adopt ? { adopt } : {}),
+    };
     if (this.encoder) return this.post(this.encoder, req) as Promise<EncodeReply>;
     return this.call(req) as Promise<EncodeReply>;
   }

@@ -30,6 +30,8 @@ export interface StoreRequest {
   type: 'store';
   handles: Int32Array;
   modelId?: string;
+  /** The tenant model the documents were encoded with (the inference thread adopts it too). */
+  adopt?: AdoptModel;
   /** One per handle; null where `errors` has the document's error. */
   docs?: (EncodedDocument | null)[];
   errors?: (DocError | null)[];
@@ -38,10 +40,21 @@ export interface StoreRequest {
   /** The tokenizer failed unexpectedly (the request fails; the chunk is retried). */
   failure?: string;
 }
+/**
+ * A tenant model the worker materialised (tenant-model-cache.ts): the threads serve `dir` under
+ * `key` (ModelRegistry.adopt) instead of resolving `model` in the repositories.
+ */
+export interface AdoptModel {
+  key: string;
+  dir: string;
+  name: string;
+  version: number;
+}
 export interface EncodeRequest {
   type: 'encode';
   task: string;
   model: string;
+  adopt?: AdoptModel;
   options: TaskOptions;
   handles: Int32Array;
   texts: string[];

@@ -8,6 +8,7 @@ import type { EncodedDocument, TaskModel } from '../models/types';
 import { loadBatchModel } from './batch-model';
 import { docError, firstLine, modelLoadError, modelRunError } from './inference-errors';
 import type {
+  AdoptModel,
   DocError,
   EncodeReply,
   EncodeRequest,
@@ -41,15 +42,15 @@ async function init(backend: string, modelsDir?: string, port?: MessagePort): Pr
   return { backend: name, ...(detail ? { detail } : {}) };
 }
 
-async function loadModel(task: string, model: string): Promise<TaskModel> {
+async function loadModel(task: string, model: string, adopt?: AdoptModel): Promise<TaskModel> {
   if (!registry) throw new Error('inference thread not initialised');
-  return loadBatchModel(registry, task, model);
+  return loadBatchModel(registry, task, model, adopt);
 }
 
 async function encode(req: EncodeRequest): Promise<EncodeReply> {
   let model: TaskModel;
   try {
-    model = await loadModel(req.task, req.model);
+    model = await loadModel(req.task, req.model, req.adopt);
   } catch (err) {
     return { ok: false, modelError: modelLoadError(req.model, err) };
   }
@@ -90,6 +91,7 @@ async function store(req: StoreRequest): Promise<EncodeReply> {
   if (!registry) throw new Error('inference thread not initialised');
   const modelId = req.modelId!;
   try {
+    if (req.adopt) registry.adopt(req.adopt.key, req.adopt.dir, req.adopt.name, req.adopt.version);
     await registry.load(modelId);
   } catch (err) {
     return { ok: false, modelError: modelLoadError(modelId, err) };

@@ -146,8 +146,15 @@ export async function models(ctx: CliContext): Promise<number> {
   out(
     ctx,
     table(
-      ['ID', 'TASK', 'DEFAULT', 'BACKEND', 'LABELS'],
-      list.map((m) => [m.id, m.task, m.default ? 'yes' : '', m.backend, (m.labels ?? []).join(',')]),
+      ['ID', 'TASK', 'DEFAULT', 'OWNER', 'BACKEND', 'LABELS'],
+      list.map((m) => [
+        m.id,
+        m.task,
+        m.default ? 'yes' : '',
+        m.owned_by,
+        m.backend,
+        (m.labels ?? []).join(','),
+      ]),
     ),
   );
   return 0;
