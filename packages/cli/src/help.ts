@@ -30,6 +30,12 @@ commands:
                             this tenant's usage per UTC day, task and model (default: 30 days)
   results ID [--status completed|failed|cancelled|expired] [--out FILE] [--page-size N]
                             download results as NDJSON (stdout by default), resuming after drops
+  train FILE --name NAME [--recipe R] [--epochs N] [--validation-split F] [--seed S]
+             [--text-column text] [--label-column label] [--wait]
+      train a text classifier from labelled examples (NDJSON {"text","label"} or CSV/TSV
+      with a header) on the server; the result is model NAME@<next version>, yours only
+  training-jobs list|get ID|cancel ID
+                            training jobs: list them, show one (--wait: follow it), cancel
   models                    models the server can run (shared, and this tenant's own)
   models upload DIR [--name NAME]
                             upload the model in DIR (config.json + the files it names) as a new
@@ -270,6 +276,59 @@ options:
 
 ${OPERATOR_GLOBALS}
 ${operatorExits('', 'a missing --tenant, a bad --grace')}`,
+
+  train: `usage: docbatch train FILE --name NAME [options]
+
+Uploads labelled examples, streaming them, as a training job: the server's workers train a text
+classifier and store it as the next version of your model NAME (NAME@1, NAME@2, ...), which only
+your tenant can see and use (docbatch submit FILE --task classification --model NAME@N). Prints
+the job id (--json: the job object); with --wait follows it epoch by epoch and prints the model.
+FILE is NDJSON (one {"text", "label"} per line, sent as is) or CSV/TSV with a header row
+(converted to NDJSON while streaming; a CSV that cannot be parsed names its line); the format
+comes from the extension (.ndjson, .jsonl, .csv, .tsv) or --format; "-" reads NDJSON from stdin.
+Lines the server refuses are named by their line in FILE.
+
+options:
+  -n, --name NAME              the model to create (required; a new version if it exists)
+      --recipe R               training recipe (default embedding-pooling)
+      --epochs N               passes over the training part (default 12)
+      --validation-split F     share of each label held out for validation (default 0.2)
+      --seed S                 seed of the split and the initial weights (default 42): the same
+                               data, recipe and seed give the same model
+      --hyperparameters JSON   any other hyperparameters, e.g. '{"batch_size": 64}'
+                               (docs/training.md); --epochs/--validation-split/--seed win
+      --webhook URL            webhook_url for training_job.succeeded / failed / cancelled
+      --format F               ndjson, csv or tsv (default: from the extension)
+      --text-column C          column (or NDJSON field) holding the text (default text)
+      --label-column C         column (or NDJSON field) holding the label (default label)
+  -w, --wait                   follow the job to its end and print the model (name@version)
+
+${API_GLOBALS}
+exit codes: 0 ok (--wait: the job succeeded); 1 the upload was refused (an API error such as
+  INVALID_DOCUMENT with the lines, INSUFFICIENT_TRAINING_DATA, INVALID_HYPERPARAMETERS), the server
+  unreachable, FILE cannot be read or parsed, or (--wait) the job failed or was cancelled; 2 usage
+  error (no FILE or --name, a bad --epochs, --seed, --validation-split or --hyperparameters);
+  130 interrupted while waiting (the job keeps running)`,
+
+  'training-jobs': `usage: docbatch training-jobs list [--status S] [--limit N] [--all]
+       docbatch training-jobs get ID [--wait]
+       docbatch training-jobs cancel ID
+
+list: the tenant's training jobs, newest first: status, model, epoch, validation accuracy
+  (--json: an array of job objects).
+get: one job: status, progress (epoch, loss, validation accuracy, ETA), the model it made, its
+  held-out metrics (--json: the job object); --wait follows it to its end (exit 1 unless it succeeded).
+cancel: cancels a job (idempotent): a queued one at once, a running one at its next training
+  batch; prints "ID STATUS". A job that succeeded or failed is TRAINING_JOB_FINISHED (exit 1).
+
+options:
+  --status S   list: only jobs in status S: queued, running, succeeded, failed or cancelled
+  --limit N    list: the first N jobs (default 20)
+  --all        list: every job, page after page
+  -w, --wait   get: follow the job to its end
+
+${API_GLOBALS}
+${SIMPLE_EXITS}; get --wait: 1 when the job failed or was cancelled`,
 
   help: `usage: docbatch help [COMMAND]
 

@@ -4,6 +4,7 @@ import { DocBatchError } from '@docbatch/sdk';
 import type { CliContext, CliExtensions } from './cli-context';
 import { EXIT } from './exit-codes';
 import { cancelOrRetry, deleteBatch, list, models, results, status } from './commands/batch-commands';
+import { train, trainingJobs } from './commands/train';
 import { usage } from './commands/usage';
 import { submit } from './commands/submit';
 import { COMMAND_HELP, isCommand, packageVersion, USAGE } from './help';
@@ -57,6 +58,25 @@ export const COMMAND_OPTIONS = {
   tenants: {},
   'webhook-secret': { tenant: { type: 'string' }, grace: { type: 'string' } },
   models: { name: { type: 'string' } },
+  train: {
+    name: { type: 'string', short: 'n' },
+    recipe: { type: 'string' },
+    epochs: { type: 'string' },
+    'validation-split': { type: 'string' },
+    seed: { type: 'string' },
+    hyperparameters: { type: 'string' },
+    webhook: { type: 'string' },
+    format: { type: 'string' },
+    'text-column': { type: 'string' },
+    'label-column': { type: 'string' },
+    wait: { type: 'boolean', short: 'w' },
+  },
+  'training-jobs': {
+    status: { type: 'string' },
+    limit: { type: 'string' },
+    all: { type: 'boolean' },
+    wait: { type: 'boolean', short: 'w' },
+  },
   help: {},
 } satisfies Record<CommandName, Options>;
 
@@ -132,7 +152,15 @@ async function dispatch(argv: string[], io: CliIo, ext: CliExtensions): Promise<
     interactive: io.stderr.isTTY === true && !json,
     localAdminBackend: ext.localAdminBackend,
   };
-  const maxArgs: Record<string, number> = { submit: 1, keys: 2, models: 2, tenants: 2, 'webhook-secret': 1 };
+  const maxArgs: Record<string, number> = {
+    submit: 1,
+    train: 1,
+    'training-jobs': 2,
+    keys: 2,
+    models: 2,
+    tenants: 2,
+    'webhook-secret': 1,
+  };
   if (
     args.length >
     (maxArgs[command] ?? (command === 'models' || command === 'list' || command === 'usage' ? 0 : 1))
@@ -168,6 +196,30 @@ async function dispatch(argv: string[], io: CliIo, ext: CliExtensions): Promise<
       return cancelOrRetry(ctx, command, args[0]);
     case 'delete':
       return deleteBatch(ctx, args[0]);
+    case 'train':
+      if (!args[0])
+        throw new UsageError('train needs a FILE of labelled examples (NDJSON or CSV; - for stdin)');
+      return train(ctx, {
+        file: args[0],
+        name: str(values.name),
+        recipe: str(values.recipe),
+        epochs: str(values.epochs),
+        validationSplit: str(values['validation-split']),
+        seed: str(values.seed),
+        hyperparameters: str(values.hyperparameters),
+        webhook: str(values.webhook),
+        format: str(values.format),
+        textColumn: str(values['text-column']),
+        labelColumn: str(values['label-column']),
+        wait: values.wait === true,
+      });
+    case 'training-jobs':
+      return trainingJobs(ctx, args[0], args[1], {
+        status: str(values.status),
+        limit: str(values.limit),
+        all: values.all === true,
+        wait: values.wait === true,
+      });
     case 'usage':
       return usage(ctx, {
         start: str(values.start),

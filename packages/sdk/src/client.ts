@@ -8,6 +8,14 @@ import type { ModelList } from './openapi-types';
 import { Paginator } from './paginator';
 import { abortReason, backoffDelay, networkErrorCode, sleep, Transport } from './transport';
 import type { FetchLike } from './transport';
+import * as training from './training-jobs';
+import type {
+  CreateTrainingJobOptions,
+  CreateTrainingJobParams,
+  ListTrainingJobsParams,
+  TrainingJob,
+  WaitForTrainingJobOptions,
+} from './training-jobs';
 import { TERMINAL_BATCH_STATUSES } from './types';
 import { SDK_VERSION } from './version';
 import type {
@@ -224,6 +232,44 @@ export class DocBatchClient {
       retry: 'idempotent',
       signal: params.signal,
     });
+  }
+
+  /**
+   * Creates a training job: trains a text classifier from labelled examples (`{text, label}`,
+   * streamed as NDJSON unless an array) on the server's workers; once `succeeded`, `job.model`
+   * (`name@version`) is a model of your tenant that batches can use. Bad examples are a 400
+   * InvalidRequestError with 1-based lines in `details`. Not retried once the upload started (no
+   * Idempotency-Key on this endpoint).
+   */
+  createTrainingJob(
+    params: CreateTrainingJobParams,
+    options: CreateTrainingJobOptions = {},
+  ): Promise<TrainingJob> {
+    return training.createTrainingJob(this.transport, params, options);
+  }
+
+  getTrainingJob(id: string, options: { signal?: AbortSignal } = {}): Promise<TrainingJob> {
+    return training.getTrainingJob(this.transport, id, options.signal);
+  }
+
+  /** One page of training jobs, newest first. */
+  listTrainingJobsPage(params: ListTrainingJobsParams = {}): Promise<ListPage<TrainingJob>> {
+    return training.listTrainingJobsPage(this.transport, params);
+  }
+
+  /** Training jobs, newest first, across pages (`.items()` iterates jobs). */
+  listTrainingJobs(params: ListTrainingJobsParams = {}): Paginator<TrainingJob> {
+    return training.listTrainingJobs(this.transport, params);
+  }
+
+  /** Cancels a training job (idempotent); 409 TRAINING_JOB_FINISHED (ConflictError) once it succeeded or failed. */
+  cancelTrainingJob(id: string, options: { signal?: AbortSignal } = {}): Promise<TrainingJob> {
+    return training.cancelTrainingJob(this.transport, id, options.signal);
+  }
+
+  /** Polls a training job until it succeeded, failed or was cancelled; `onProgress` sees each poll. */
+  waitForTrainingJob(id: string, options: WaitForTrainingJobOptions = {}): Promise<TrainingJob> {
+    return training.waitForTrainingJob(this.transport, id, options);
   }
 
   /** Requeues the batch's failed documents (and expired ones of an expired batch). */

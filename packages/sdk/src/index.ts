@@ -34,6 +34,18 @@ export {
 } from './errors';
 export type { ApiErrorCode, ClientErrorCode, DocBatchErrorCode, DocBatchErrorDetail } from './errors';
 export { Paginator } from './paginator';
+export { TERMINAL_TRAINING_JOB_STATUSES } from './training-jobs';
+export type {
+  CreateTrainingJobOptions,
+  CreateTrainingJobParams,
+  ListTrainingJobsParams,
+  TrainingExample,
+  TrainingExampleSource,
+  TrainingJob,
+  TrainingJobStatus,
+  TrainingProgress,
+  WaitForTrainingJobOptions,
+} from './training-jobs';
 export type { FetchLike } from './transport';
 export { TERMINAL_BATCH_STATUSES } from './types';
 export type * from './types';
