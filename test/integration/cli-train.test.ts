@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DocBatchClient, InvalidRequestError } from '@docbatch/sdk';
@@ -85,6 +85,22 @@ it('trains from a labelled CSV with custom columns and --wait prints the model; 
   expect(r.stderr).toMatch(/created tj_[0-9a-z]+: 200 examples, 2 labels, model reviews/);
   expect(r.stderr).toMatch(/epoch 3\/3/);
   expect(r.stderr).toMatch(/succeeded: model reviews@1, held-out accuracy \d+\.\d%/);
+
+  // The walkthrough's next step: classify new texts with the new model.
+  const fresh = sentences.filter((s) => s.label === 'positive').slice(500, 510);
+  const newCsv = file('new.csv', 'text\n' + fresh.map((s) => csvField(s.text)).join('\n') + '\n');
+  const outFile = path.join(dir, 'results.ndjson');
+  const sub = await h.cli(
+    ['submit', newCsv, '--task', 'classification', '--model', 'reviews@1', '--wait', '--out', outFile],
+    { env: authed() },
+  );
+  expect({ code: sub.code, stderr: sub.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+  const results = readFileSync(outFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { status: string; result: { label: string } });
+  expect(results).toHaveLength(10);
+  for (const r of results) expect(['positive', 'negative']).toContain(r.result.label);
 
   const list = await h.cli(['training-jobs', 'list', '--json'], { env: authed() });
   expect(list.code).toBe(0);

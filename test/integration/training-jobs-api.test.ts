@@ -117,7 +117,7 @@ it('refuses bad recipes, hyperparameters and model names before reading the body
   await expectError(await post('?model=a&model=b', body), 400, 'INVALID_REQUEST');
   await expectError(await post('?model=sent&task=classification', body), 400, 'INVALID_REQUEST');
   // A shared model's name cannot be taken.
-  await expectError(await post('?model=spam-classifier', body), 400, 'INVALID_REQUEST');
+  await expectError(await post('?model=spam-classifier', body), 409, 'MODEL_NAME_TAKEN');
   await expectError(await post('?model=sent&webhook_url=ftp://x', body), 400, 'INVALID_WEBHOOK_URL');
   await expectError(
     await post('?model=sent&webhook_url=http://169.254.169.254/hook', body),

@@ -2243,6 +2243,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description MODEL_NAME_TAKEN: `model` is the name of a shared model. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description PAYLOAD_TOO_LARGE: over MAX_TRAINING_BODY_BYTES or MAX_TRAINING_EXAMPLES. */
       413: {
         headers: {

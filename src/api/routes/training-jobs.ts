@@ -121,7 +121,7 @@ async function assertNotSharedName(deps: BatchDeps, model: unknown): Promise<voi
   const shared = await deps.models.list();
   if (shared.some((m) => m.id.split('@')[0] === model)) {
     throw new AppError(
-      'INVALID_REQUEST',
+      'MODEL_NAME_TAKEN',
       `${JSON.stringify(model)} is the name of a shared model; a trained model needs another name.`,
       [{ field: 'model', message: 'is the name of a shared model' }],
     );
