@@ -23,10 +23,10 @@ export const hyperparametersSchema = z
     seed: z.number().int().min(0).max(2_147_483_647).default(42),
     /** Examples per optimisation step. Default 32. */
     batch_size: z.number().int().min(1).max(1024).default(32),
-    /** Adam learning rate of the dense layers. Default 0.003. */
-    learning_rate: z.number().gt(0).max(1).default(0.003),
-    /** Adam learning rate of the embedding table, as a fraction of `learning_rate` (0 freezes it). Default 0.3. */
-    embedding_learning_rate_factor: z.number().min(0).max(10).default(0.3),
+    /** Adam learning rate. Default 0.001. */
+    learning_rate: z.number().gt(0).max(1).default(0.001),
+    /** Adam learning rate of the embedding table, as a multiple of `learning_rate` (0 freezes it). Default 1. */
+    embedding_learning_rate_factor: z.number().min(0).max(10).default(1),
     /** Token ids per document; longer documents keep their first `max_length` words. Default 128. */
     max_length: z.number().int().min(1).max(4096).default(128),
     /** `glove-100d`: start from pretrained English GloVe vectors; `none`: random start. Default glove-100d. */
@@ -39,6 +39,11 @@ export const hyperparametersSchema = z
     pretrained_words: z.number().int().min(0).max(30_000).default(10_000),
     /** Embedding width with `embeddings: none` (glove-100d is 100 wide). Default 64. */
     embedding_dim: z.number().int().min(4).max(512).default(64),
+    /**
+     * Filters of the word-pair convolution (kernel 2 over the embedding: "not good", "no
+     * complaints"), mean- and max-pooled beside the words; 0: words only. Default 32.
+     */
+    pair_filters: z.number().int().min(0).max(512).default(32),
     /** Units of the hidden ReLU layer after pooling (0: none). Default 64. */
     hidden_units: z.number().int().min(0).max(1024).default(64),
     /**
@@ -47,8 +52,13 @@ export const hyperparametersSchema = z
      * rest. Default true.
      */
     naive_bayes_features: z.boolean().default(true),
-    /** Dropout rate after pooling and after the hidden layer. Default 0.3. */
-    dropout: z.number().min(0).max(0.9).default(0.3),
+    /**
+     * Serve the mean of the weights after each epoch of the second half of training (stochastic
+     * weight averaging) rather than the last epoch's: steadier on small data. Default true.
+     */
+    weight_averaging: z.boolean().default(true),
+    /** Dropout rate after pooling and after the hidden layer. Default 0.5. */
+    dropout: z.number().min(0).max(0.9).default(0.5),
   })
   .strict();
 

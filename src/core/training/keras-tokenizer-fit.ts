@@ -16,6 +16,26 @@ export function kerasWords(text: string): string[] {
     .filter((w) => w !== '');
 }
 
+/** What Keras's `fit_on_texts` counts: word counts and document counts in first-seen order. */
+export class KerasTokenizerCounts {
+  readonly counts = new Map<string, number>();
+  readonly docs = new Map<string, number>();
+  documents = 0;
+
+  /** Counts one more text (`fit_on_texts([text])`). */
+  add(text: string): void {
+    this.documents++;
+    const seen = new Set<string>();
+    for (const w of kerasWords(text)) {
+      this.counts.set(w, (this.counts.get(w) ?? 0) + 1);
+      if (!seen.has(w)) {
+        seen.add(w);
+        this.docs.set(w, (this.docs.get(w) ?? 0) + 1);
+      }
+    }
+  }
+}
+
 /**
  * A fitted Keras `Tokenizer(oov_token="<OOV>")` (default filters, lower-cased, split on spaces, no
  * num_words): what `fit_on_texts(texts)` and then `fit_on_texts([" ".join(extraWords)])` give in
@@ -31,24 +51,22 @@ export class FittedKerasTokenizer {
   private readonly documentCount: number;
   private readonly tokenizer: KerasTokenizer;
 
-  constructor(texts: Iterable<string>, extraWords: Iterable<string> = []) {
-    const counts = new Map<string, number>();
-    const docs = new Map<string, number>();
-    let documents = 0;
-    const fit = (text: string): void => {
-      documents++;
-      const seen = new Set<string>();
-      for (const w of kerasWords(text)) {
-        counts.set(w, (counts.get(w) ?? 0) + 1);
-        if (!seen.has(w)) {
-          seen.add(w);
-          docs.set(w, (docs.get(w) ?? 0) + 1);
-        }
-      }
-    };
-    for (const t of texts) fit(t);
+  /**
+   * `fitted` holds what `fit_on_texts(texts)` counted ({@link KerasTokenizerCounts}); the extra
+   * words are fitted after them as one more document.
+   */
+  constructor(fitted: KerasTokenizerCounts, extraWords: Iterable<string> = []) {
+    const counts = new Map(fitted.counts);
+    const docs = new Map(fitted.docs);
+    let documents = fitted.documents;
     const extra = [...extraWords].filter((w) => !counts.has(w) && w !== OOV_TOKEN);
-    if (extra.length > 0) fit(extra.join(' '));
+    if (extra.length > 0) {
+      documents++;
+      for (const w of extra) {
+        counts.set(w, 1);
+        docs.set(w, 1);
+      }
+    }
     // Keras sorts by count, descending; Python's sort is stable, so ties keep first-seen order.
     const ordered = [...counts.entries()].map(([w, c], i) => ({ w, c, i }));
     ordered.sort((a, b) => b.c - a.c || a.i - b.i);

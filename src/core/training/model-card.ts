@@ -17,7 +17,7 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 const RECIPE_TEXT: Record<Recipe, string> = {
   'embedding-pooling':
-    'word embedding (Keras tokenizer ids) -> masked mean and max over the words -> dropout -> dense ReLU layer -> dropout -> softmax',
+    'word embedding (Keras tokenizer ids; GloVe start plus one naive Bayes channel per label) -> masked mean and max over the words, beside a word-pair convolution (kernel 2, ReLU) with its own masked mean and max -> dropout -> dense ReLU layer -> dropout -> softmax; weights averaged over the second half of the epochs',
 };
 
 /** The generated `card.md` of a trained model: data, split, recipe, held-out metrics, where it fails. */

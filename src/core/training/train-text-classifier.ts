@@ -10,9 +10,10 @@ import {
   type Hyperparameters,
   type Recipe,
 } from './hyperparameters';
-import { FittedKerasTokenizer } from './keras-tokenizer-fit';
+import { FittedKerasTokenizer, KerasTokenizerCounts } from './keras-tokenizer-fit';
+import { restoreCheckpoint, trainingFingerprint, WeightAverage, writeCheckpoint } from './checkpoint';
 import { NaiveBayes } from './naive-bayes';
-import { PoolingNetwork } from './pooling-network';
+import { naiveBayesValues, PoolingNetwork } from './pooling-network';
 import { seededStream, stratifiedSplit } from './random';
 import { TrainingCancelledError, TrainingDataError } from './training-errors';
 
@@ -49,6 +50,17 @@ export interface TrainTextClassifierInput {
   onProgress?: (p: TrainingProgress) => void | Promise<void>;
   /** Cancels between batches: the promise rejects with {@link TrainingCancelledError}. */
   signal?: AbortSignal;
+  /**
+   * Called (and awaited) after every epoch with a checkpoint (a few MB) to store; pass the last one
+   * as `resume` when the job runs again after a crash.
+   */
+  onCheckpoint?: (checkpoint: Buffer, epoch: number) => void | Promise<void>;
+  /**
+   * A checkpoint from `onCheckpoint` of an earlier attempt of the same run: training continues
+   * after its epoch and ends with the same files as an uninterrupted run. A checkpoint of another
+   * run (other examples, recipe or hyperparameters) or format is ignored: training starts over.
+   */
+  resume?: Buffer;
 }
 
 export interface LabelMetrics {
@@ -69,6 +81,8 @@ export interface TrainingMetrics {
   /** Multinomial naive Bayes trained on the same training part, scored on the same held-out part. */
   naive_bayes_val_accuracy: number;
   epochs_run: number;
+  /** Epochs restored from `resume` (0: trained from the start). */
+  resumed_from_epoch: number;
   vocabulary_size: number;
   /** Training words without a pretrained vector (random start). */
   words_without_vector: number;
@@ -94,6 +108,7 @@ const MAX_LABELS = 1000;
 
 async function collect(
   examples: Iterable<TrainingExample> | AsyncIterable<TrainingExample>,
+  pace: Pacer,
 ): Promise<TrainingExample[]> {
   const out: TrainingExample[] = [];
   for await (const e of examples as AsyncIterable<TrainingExample>) {
@@ -104,11 +119,30 @@ async function collect(
     if (typeof e.label !== 'string' || e.label === '')
       throw new TrainingDataError(`example ${i}: label must be a non-empty string`, i);
     out.push({ text: e.text, label: e.label });
+    await pace.tick();
   }
   return out;
 }
 
-const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Keeps training from holding the event loop: `tick()` yields (setImmediate) once {@link YIELD_MS}
+ * have passed since the last yield, and checks the AbortSignal.
+ */
+class Pacer {
+  private last = Date.now();
+  constructor(private readonly signal: AbortSignal | undefined) {}
+  check(): void {
+    if (this.signal?.aborted) throw new TrainingCancelledError();
+  }
+  async tick(): Promise<void> {
+    if (Date.now() - this.last >= YIELD_MS) await this.yield();
+  }
+  async yield(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.last = Date.now();
+    this.check();
+  }
+}
 
 /**
  * Trains a text classifier from labelled examples and returns a model docbatch serves as it is
@@ -129,20 +163,19 @@ export async function trainTextClassifier(
     ]);
   const recipe = input.recipe as Recipe;
   const hp = parseHyperparameters(input.hyperparameters ?? {});
-  const { signal } = input;
-  const checkCancel = (): void => {
-    if (signal?.aborted) throw new TrainingCancelledError();
-  };
-  checkCancel();
+  const pace = new Pacer(input.signal);
+  pace.check();
   const started = Date.now();
 
-  const examples = await collect(input.examples);
-  const labels = [...new Set(examples.map((e) => e.label))].sort();
+  const examples = await collect(input.examples, pace);
+  const perLabel = new Map<string, number>();
+  for (const e of examples) perLabel.set(e.label, (perLabel.get(e.label) ?? 0) + 1);
+  const labels = [...perLabel.keys()].sort();
   if (labels.length < 2) throw new TrainingDataError(`at least 2 labels are needed, got ${labels.length}`);
   if (labels.length > MAX_LABELS)
     throw new TrainingDataError(`at most ${MAX_LABELS} labels, got ${labels.length}`);
   for (const label of labels) {
-    const n = examples.filter((e) => e.label === label).length;
+    const n = perLabel.get(label)!;
     if (n < 2)
       throw new TrainingDataError(`label ${JSON.stringify(label)} has ${n} example; at least 2 are needed`);
   }
@@ -151,13 +184,15 @@ export async function trainTextClassifier(
   const split = stratifiedSplit(examples, labels, hp.validation_split, seededStream(hp.seed, STREAM.split));
   const train = split.train.map((i) => examples[i]!);
   const held = split.validation.map((i) => examples[i]!);
+  await pace.tick();
 
   const glove = hp.embeddings === 'glove-100d' ? loadGlove100d() : undefined;
-  const extra = glove ? glove.words.slice(0, hp.pretrained_words) : [];
-  const tokenizer = new FittedKerasTokenizer(
-    train.map((e) => e.text),
-    extra,
-  );
+  const counts = new KerasTokenizerCounts();
+  for (const e of train) {
+    counts.add(e.text);
+    await pace.tick();
+  }
+  const tokenizer = new FittedKerasTokenizer(counts, glove ? glove.words.slice(0, hp.pretrained_words) : []);
   const wordDim = glove ? glove.dim : hp.embedding_dim;
   const nbDim = hp.naive_bayes_features ? labels.length : 0;
   const dim = wordDim + nbDim;
@@ -165,8 +200,8 @@ export async function trainTextClassifier(
   const embedding = new Float32Array(vocabSize * dim);
   const embRandom = seededStream(hp.seed, STREAM.embedding);
   let withoutVector = 0;
-  tokenizer.words.forEach((word, i) => {
-    const id = i + 1;
+  for (let id = 1; id < vocabSize; id++) {
+    const word = tokenizer.words[id - 1]!;
     const v = glove ? vectorFor(word, glove) : undefined;
     if (v) embedding.set(v, id * dim);
     else {
@@ -175,28 +210,38 @@ export async function trainTextClassifier(
       const r = glove ? 0.5 : 0.05;
       for (let d = 0; d < wordDim; d++) embedding[id * dim + d] = embRandom.uniform(-r, r);
     }
-  });
-  if (nbDim > 0) {
-    const logProbs = naiveBayesLogProbs(train, labels, tokenizer);
-    for (let id = 2; id < vocabSize; id++) {
-      const off = id * dim + wordDim;
-      for (let k = 0; k < nbDim; k++) embedding[off + k] = logProbs[id * nbDim + k]!;
-    }
+    if (id % 1000 === 0) await pace.tick();
   }
 
   const encode = (text: string): Int32Array => {
     const ids = tokenizer.encode(text);
     return ids.length > hp.max_length ? ids.slice(0, hp.max_length) : ids;
   };
-  const trainX = train.map((e) => encode(e.text));
+  const trainX: Int32Array[] = [];
+  for (const e of train) {
+    trainX.push(encode(e.text));
+    await pace.tick();
+  }
+  const heldX: Int32Array[] = [];
+  for (const e of held) {
+    heldX.push(encode(e.text));
+    await pace.tick();
+  }
   const trainY = train.map((e) => labelId.get(e.label)!);
-  const heldX = held.map((e) => encode(e.text));
   const heldY = held.map((e) => labelId.get(e.label)!);
+  const nb = nbDim > 0 ? naiveBayesCounts(trainX, trainY, labels.length, vocabSize) : undefined;
+  if (nb) {
+    const values = new Float64Array(nbDim);
+    for (let id = 2; id < vocabSize; id++) {
+      naiveBayesValues(nb.counts.subarray(id * nbDim, (id + 1) * nbDim), nb.totals, nb.vocabulary, values, 0);
+      for (let k = 0; k < nbDim; k++) embedding[id * dim + wordDim + k] = values[k]!;
+    }
+  }
   // Documents without a single word teach nothing; they are still scored in the held-out metrics.
   const trainable = trainX.map((x, i) => (x.length > 0 ? i : -1)).filter((i) => i >= 0);
 
   const net = new PoolingNetwork(
-    { vocabSize, dim, hidden: hp.hidden_units, labels: labels.length },
+    { vocabSize, dim, filters: hp.pair_filters, hidden: hp.hidden_units, labels: labels.length },
     embedding,
     seededStream(hp.seed, STREAM.dense),
   );
@@ -207,14 +252,25 @@ export async function trainTextClassifier(
     embeddingLearningRate: hp.learning_rate * hp.embedding_learning_rate_factor,
     dropout: hp.dropout,
   };
+  const fingerprint = trainingFingerprint(recipe, hp, examples);
+  // Stochastic weight averaging over the epochs after the first half.
+  const average = hp.weight_averaging ? new WeightAverage(net) : undefined;
+  const averageFrom = Math.floor(hp.epochs / 2) + 1;
+  let resumedFrom = 0;
+  if (input.resume) {
+    resumedFrom = restoreCheckpoint(input.resume, fingerprint, net, order, dropoutRandom, average) ?? 0;
+    if (resumedFrom > hp.epochs) throw new Error(`checkpoint of epoch ${resumedFrom} > epochs ${hp.epochs}`);
+  }
 
-  let lastYield = Date.now();
-  let evaluation = evaluate(net, heldX, heldY, labels.length);
-  for (let epoch = 1; epoch <= hp.epochs; epoch++) {
+  /** The network as it would be served now: the weight average once it has begun. */
+  const served = (): PoolingNetwork => (average && average.count > 0 ? net.withParams(average.values) : net);
+  let evaluation = await evaluate(served(), heldX, heldY, labels.length, pace);
+  const loopStarted = Date.now();
+  for (let epoch = resumedFrom + 1; epoch <= hp.epochs; epoch++) {
     const batchOrder = order.shuffle([...trainable]);
     let lossSum = 0;
     for (let start = 0; start < batchOrder.length; start += hp.batch_size) {
-      checkCancel();
+      pace.check();
       const idx = batchOrder.slice(start, start + hp.batch_size);
       const loss = net.trainBatch(
         idx.map((i) => trainX[i]!),
@@ -223,14 +279,18 @@ export async function trainTextClassifier(
         dropoutRandom,
       );
       lossSum += loss * idx.length;
-      if (Date.now() - lastYield >= YIELD_MS) {
-        await nextTick();
-        lastYield = Date.now();
-      }
+      await pace.tick();
     }
-    checkCancel();
-    evaluation = evaluate(net, heldX, heldY, labels.length);
+    if (average && epoch >= averageFrom) average.add(net);
+    evaluation = await evaluate(served(), heldX, heldY, labels.length, pace);
+    pace.check();
+    if (input.onCheckpoint)
+      await input.onCheckpoint(
+        writeCheckpoint(fingerprint, epoch, net, order, dropoutRandom, average),
+        epoch,
+      );
     const elapsed = (Date.now() - started) / 1000;
+    const perEpoch = (Date.now() - loopStarted) / 1000 / (epoch - resumedFrom);
     if (input.onProgress) {
       await input.onProgress({
         epoch,
@@ -239,14 +299,14 @@ export async function trainTextClassifier(
         val_loss: evaluation.loss,
         val_accuracy: evaluation.accuracy,
         elapsed_seconds: elapsed,
-        eta_seconds: (elapsed / epoch) * (hp.epochs - epoch),
+        eta_seconds: perEpoch * (hp.epochs - epoch),
       });
     }
-    await nextTick();
-    lastYield = Date.now();
+    await pace.yield();
   }
-  checkCancel();
+  pace.check();
   const trainingSeconds = (Date.now() - started) / 1000;
+  const epochsThisRun = hp.epochs - resumedFrom;
 
   const metrics: TrainingMetrics = {
     train_size: train.length,
@@ -257,15 +317,16 @@ export async function trainTextClassifier(
     per_label: labelMetrics(labels, heldY, evaluation.predictions),
     naive_bayes_val_accuracy: new NaiveBayes(train).accuracy(held),
     epochs_run: hp.epochs,
+    resumed_from_epoch: resumedFrom,
     vocabulary_size: vocabSize,
     words_without_vector: withoutVector,
     training_seconds: trainingSeconds,
-    seconds_per_epoch: trainingSeconds / hp.epochs,
+    seconds_per_epoch: epochsThisRun > 0 ? (Date.now() - loopStarted) / 1000 / epochsThisRun : 0,
   };
 
   const name = input.name ?? 'trained-classifier';
   const files = new Map<string, Buffer>();
-  const { modelJson, weights } = await saveLayersModel(net, hp);
+  const { modelJson, weights } = await saveLayersModel(served(), hp);
   files.set('model.json', modelJson);
   files.set('weights.bin', weights);
   files.set('tokenizer.json', Buffer.from(tokenizer.toJson()));
@@ -307,44 +368,36 @@ export async function trainTextClassifier(
   return { files, metrics, held_out_indices: split.validation, hyperparameters: hp };
 }
 
-/**
- * For each vocabulary id and label: the word's Laplace-smoothed log-probability under the label
- * (multinomial naive Bayes over the training part), minus its mean over the labels; 0 for words
- * the training part lacks.
- */
-function naiveBayesLogProbs(
-  train: readonly TrainingExample[],
-  labels: readonly string[],
-  tokenizer: FittedKerasTokenizer,
-): Float64Array {
-  const K = labels.length;
-  const V = tokenizer.vocabSize;
+interface NaiveBayesCounts {
+  /** Word counts per label, `[id * labels + label]`. */
+  counts: Float64Array;
+  /** Words per label. */
+  totals: Float64Array;
+  /** Distinct words of the training part (the Laplace denominator's V). */
+  vocabulary: number;
+}
+
+/** Word counts per label over the (encoded) training part, for the naive Bayes channels. */
+function naiveBayesCounts(
+  xs: readonly Int32Array[],
+  ys: readonly number[],
+  K: number,
+  V: number,
+): NaiveBayesCounts {
   const counts = new Float64Array(V * K);
   const totals = new Float64Array(K);
   const seen = new Uint8Array(V);
-  const labelId = new Map(labels.map((l, i) => [l, i]));
-  for (const e of train) {
-    const k = labelId.get(e.label)!;
-    for (const id of tokenizer.encode(e.text)) {
+  xs.forEach((ids, i) => {
+    const k = ys[i]!;
+    for (const id of ids) {
       counts[id * K + k]!++;
       totals[k]!++;
       seen[id] = 1;
     }
-  }
+  });
   let vocabulary = 0;
   for (let id = 2; id < V; id++) vocabulary += seen[id]!;
-  const out = new Float64Array(V * K);
-  for (let id = 2; id < V; id++) {
-    if (!seen[id]) continue;
-    let mean = 0;
-    for (let k = 0; k < K; k++) {
-      const lp = Math.log((counts[id * K + k]! + 1) / (totals[k]! + vocabulary));
-      out[id * K + k] = lp;
-      mean += lp / K;
-    }
-    for (let k = 0; k < K; k++) out[id * K + k]! -= mean;
-  }
-  return out;
+  return { counts, totals, vocabulary };
 }
 
 interface Evaluation {
@@ -353,17 +406,25 @@ interface Evaluation {
   predictions: number[];
 }
 
-function evaluate(net: PoolingNetwork, xs: Int32Array[], ys: number[], classes: number): Evaluation {
+async function evaluate(
+  net: PoolingNetwork,
+  xs: Int32Array[],
+  ys: number[],
+  classes: number,
+  pace: Pacer,
+): Promise<Evaluation> {
   let correct = 0;
   let loss = 0;
-  const predictions = xs.map((x, i) => {
-    const p = net.predict(x);
+  const predictions: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    const p = net.predict(xs[i]!);
     let best = 0;
     for (let k = 1; k < classes; k++) if (p[k]! > p[best]!) best = k;
     if (best === ys[i]) correct++;
     loss -= Math.log(Math.max(p[ys[i]!]!, 1e-12));
-    return best;
-  });
+    predictions.push(best);
+    await pace.tick();
+  }
   const n = Math.max(1, xs.length);
   return { accuracy: correct / n, loss: loss / n, predictions };
 }
@@ -396,13 +457,31 @@ async function saveLayersModel(
   net: PoolingNetwork,
   hp: Hyperparameters,
 ): Promise<{ modelJson: Buffer; weights: Buffer }> {
-  const { vocabSize, dim, hidden, labels } = net.shape;
+  const { vocabSize, dim, filters, hidden, labels } = net.shape;
   const model = ((): tf.LayersModel => {
     const ids = tf.input({ shape: [hp.max_length], dtype: 'int32', name: 'ids' });
     const emb = tf.layers
       .embedding({ inputDim: vocabSize, outputDim: dim, name: 'embedding', embeddingsInitializer: 'zeros' })
       .apply(ids) as tf.SymbolicTensor;
-    let x = new MaskedGlobalPooling1D({ name: 'pool' }).apply([emb, ids]) as tf.SymbolicTensor;
+    let x = new MaskedGlobalPooling1D({ name: 'word_pool' }).apply([emb, ids]) as tf.SymbolicTensor;
+    if (filters > 0) {
+      // Word pairs: position t sees words t and t + 1 ('same' pads one zero vector after the end).
+      const pairs = tf.layers
+        .conv1d({
+          filters,
+          kernelSize: 2,
+          padding: 'same',
+          activation: 'relu',
+          name: 'word_pairs',
+          kernelInitializer: 'zeros',
+        })
+        .apply(emb) as tf.SymbolicTensor;
+      const pooledPairs = new MaskedGlobalPooling1D({ name: 'pair_pool' }).apply([
+        pairs,
+        ids,
+      ]) as tf.SymbolicTensor;
+      x = tf.layers.concatenate({ name: 'features' }).apply([x, pooledPairs]) as tf.SymbolicTensor;
+    }
     x = tf.layers.dropout({ rate: hp.dropout, name: 'dropout' }).apply(x) as tf.SymbolicTensor;
     if (hidden > 0) {
       x = tf.layers
@@ -417,8 +496,9 @@ async function saveLayersModel(
   })();
   const weights = [
     tf.tensor2d(net.emb, [vocabSize, dim]),
-    ...(hidden > 0 ? [tf.tensor2d(net.w1.w, [2 * dim, hidden]), tf.tensor1d(net.b1.w)] : []),
-    tf.tensor2d(net.w2.w, [hidden > 0 ? hidden : 2 * dim, labels]),
+    ...(filters > 0 ? [tf.tensor3d(net.wc.w, [2, dim, filters]), tf.tensor1d(net.bc.w)] : []),
+    ...(hidden > 0 ? [tf.tensor2d(net.w1.w, [net.pooledSize, hidden]), tf.tensor1d(net.b1.w)] : []),
+    tf.tensor2d(net.w2.w, [hidden > 0 ? hidden : net.pooledSize, labels]),
     tf.tensor1d(net.b2.w),
   ];
   try {

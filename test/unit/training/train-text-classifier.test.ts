@@ -35,7 +35,8 @@ const digests = (r: TrainTextClassifierResult): Record<string, string> =>
 
 describe('on a small labelled set', () => {
   const small = UCI.filter((_, i) => i % 6 === 0);
-  const hp = { epochs: 3, seed: 7 };
+  // A smaller table and fewer filters than the defaults keep these runs short.
+  const hp = { epochs: 3, seed: 7, pretrained_words: 2000, pair_filters: 8 };
 
   it('gives byte-identical model files for the same examples, recipe and seed, and other files for another seed', async () => {
     const a = await trainTextClassifier({
@@ -67,6 +68,58 @@ describe('on a small labelled set', () => {
     ]);
   });
 
+  it('resumes from a checkpoint of a cancelled run to the same files as an uninterrupted run', async () => {
+    const hp4 = { ...hp, epochs: 4 };
+    const checkpoints = new Map<number, Buffer>();
+    const whole = await trainTextClassifier({
+      examples: small,
+      recipe: 'embedding-pooling',
+      hyperparameters: hp4,
+      onCheckpoint: (c, epoch) => {
+        checkpoints.set(epoch, c);
+      },
+    });
+    expect([...checkpoints.keys()]).toEqual([1, 2, 3, 4]);
+    // A worker dies after epoch 2: the job runs again from the checkpoint it stored.
+    const controller = new AbortController();
+    let saved: Buffer | undefined;
+    await expect(
+      trainTextClassifier({
+        examples: small,
+        recipe: 'embedding-pooling',
+        hyperparameters: hp4,
+        signal: controller.signal,
+        onCheckpoint: (c, epoch) => {
+          saved = c;
+          if (epoch === 2) controller.abort();
+        },
+      }),
+    ).rejects.toBeInstanceOf(TrainingCancelledError);
+    expect(saved?.equals(checkpoints.get(2)!)).toBe(true);
+    const epochs: number[] = [];
+    const resumed = await trainTextClassifier({
+      examples: small,
+      recipe: 'embedding-pooling',
+      hyperparameters: hp4,
+      resume: saved,
+      onProgress: (p) => {
+        epochs.push(p.epoch);
+      },
+    });
+    expect(epochs).toEqual([3, 4]);
+    expect(resumed.metrics.resumed_from_epoch).toBe(2);
+    expect(digests(resumed)).toEqual(digests(whole));
+    expect(resumed.metrics.val_accuracy).toBe(whole.metrics.val_accuracy);
+    // A checkpoint of another run (another seed) is ignored: training starts over.
+    const other = await trainTextClassifier({
+      examples: small,
+      recipe: 'embedding-pooling',
+      hyperparameters: { ...hp4, seed: 8 },
+      resume: checkpoints.get(3),
+    });
+    expect(other.metrics.resumed_from_epoch).toBe(0);
+  });
+
   it('holds out a stratified share of each label', async () => {
     const r = await trainTextClassifier({
       examples: small,
@@ -89,7 +142,7 @@ describe('on a small labelled set', () => {
     const run = trainTextClassifier({
       examples: small,
       recipe: 'embedding-pooling',
-      hyperparameters: { epochs: 50, seed: 1 },
+      hyperparameters: { ...hp, epochs: 50, seed: 1 },
       signal: controller.signal,
       onProgress: (p) => {
         epochs.push(p.epoch);
@@ -278,8 +331,11 @@ describe('on the 3,000 UCI sentences', () => {
       });
       expect(worst).toBeLessThanOrEqual(1e-6);
       if (held === all) {
+        // The figures training reports are the served model's own.
         const correct = served.filter((r, i) => r.label === held[i]!.label).length;
-        expect(correct / held.length).toBeCloseTo(result.metrics.val_accuracy, 2);
+        expect(correct / held.length).toBe(result.metrics.val_accuracy);
+        const loss = served.reduce((s, r, i) => s - Math.log(r.scores[held[i]!.label]!), 0) / held.length;
+        expect(Math.abs(loss - result.metrics.val_loss)).toBeLessThan(1e-5);
       }
     });
   });
