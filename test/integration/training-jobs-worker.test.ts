@@ -176,14 +176,37 @@ it('trains the same weights from the same data and seed (file hashes in storage)
   expect(differing.filter((f) => f !== 'card.md')).toEqual([]);
 });
 
-it('cancels a running job through the API: it ends cancelled, with its webhook and no model version', async () => {
-  const long = encodeURIComponent(
-    JSON.stringify({ epochs: 200, seed: 1, pretrained_words: 0, embeddings: 'none' }),
-  );
+it('runs a batch in the same worker while a job trains, then cancels the job: cancelled, with its webhook and no model version', async () => {
+  const long = encodeURIComponent(JSON.stringify({ epochs: 200, seed: 1, pretrained_words: 2000 }));
   const created = await submit(
     `model=never&hyperparameters=${long}&webhook_url=${encodeURIComponent(receiver.url('/cancel'))}`,
   );
   await waitFor(async () => (await get(created.id)).progress !== null, 'the first epoch', 120_000, 200);
+
+  // While it trains (in its thread), the same worker process runs a batch: inference is not held up.
+  const batchRes = await h.request('/v1/batches', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      task: 'classification',
+      documents: Array.from({ length: 50 }, (_, i) => ({ text: `Win a free cruise now, offer ${i}!` })),
+    }),
+  });
+  expect(batchRes.status).toBe(201);
+  const batchId = (await json<{ id: string }>(batchRes)).id;
+  const b0 = Date.now();
+  await waitFor(
+    async () =>
+      (await json<{ status: string }>(await h.request(`/v1/batches/${batchId}`))).status === 'completed',
+    'the batch to complete during training',
+    60_000,
+    100,
+  );
+  const batchMs = Date.now() - b0;
+  const during = await get(created.id);
+  expect(during.status).toBe('running');
+  console.log(`a 50-document batch completed in ${batchMs} ms while epoch ${during.progress?.epoch} trained`);
+
   const res = await h.request(`/v1/training_jobs/${created.id}/cancel`, { method: 'POST' });
   expect(res.status).toBe(202);
   const asked = await json<Job>(res);
