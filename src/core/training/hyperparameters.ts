@@ -37,6 +37,12 @@ export const hyperparametersSchema = z
      * Default 10000 (each word adds 400 bytes to the model).
      */
     pretrained_words: z.number().int().min(0).max(30_000).default(10_000),
+    /**
+     * Largest vocabulary (ids, padding and OOV included): the most frequent training words first,
+     * then the pretrained ones; rarer words read as the OOV token. Bounds the model's size
+     * (about 400 bytes per word). Default 50000.
+     */
+    max_words: z.number().int().min(100).max(1_000_000).default(50_000),
     /** Embedding width with `embeddings: none` (glove-100d is 100 wide). Default 64. */
     embedding_dim: z.number().int().min(4).max(512).default(64),
     /**

@@ -55,7 +55,12 @@ export class FittedKerasTokenizer {
    * `fitted` holds what `fit_on_texts(texts)` counted ({@link KerasTokenizerCounts}); the extra
    * words are fitted after them as one more document.
    */
-  constructor(fitted: KerasTokenizerCounts, extraWords: Iterable<string> = []) {
+  constructor(
+    fitted: KerasTokenizerCounts,
+    extraWords: Iterable<string> = [],
+    /** Keep only ids below this (the most frequent words); the rest read as the OOV token. */
+    maxIds = Infinity,
+  ) {
     const counts = new Map(fitted.counts);
     const docs = new Map(fitted.docs);
     let documents = fitted.documents;
@@ -70,10 +75,17 @@ export class FittedKerasTokenizer {
     // Keras sorts by count, descending; Python's sort is stable, so ties keep first-seen order.
     const ordered = [...counts.entries()].map(([w, c], i) => ({ w, c, i }));
     ordered.sort((a, b) => b.c - a.c || a.i - b.i);
-    this.words = [OOV_TOKEN, ...ordered.filter((e) => e.w !== OOV_TOKEN).map((e) => e.w)];
+    // Past the cap, words are left out of the index altogether: Keras's texts_to_sequences then
+    // gives them the OOV id, as num_words would, and tokenizer.json stays small.
+    this.words = [OOV_TOKEN, ...ordered.filter((e) => e.w !== OOV_TOKEN).map((e) => e.w)].slice(
+      0,
+      Math.max(1, maxIds - 1),
+    );
     this.wordIndex = new Map(this.words.map((w, i) => [w, i + 1]));
-    this.wordCounts = counts;
-    this.wordDocs = docs;
+    const kept = <T>(m: Map<string, T>): Map<string, T> =>
+      this.words.length > m.size ? m : new Map([...m].filter(([w]) => this.wordIndex.has(w)));
+    this.wordCounts = kept(counts);
+    this.wordDocs = kept(docs);
     this.documentCount = documents;
     this.tokenizer = new KerasTokenizer({
       numWords: null,

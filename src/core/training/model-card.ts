@@ -71,10 +71,14 @@ export function buildModelCard(c: ModelCardInput): string {
   lines.push('## Where it fails', '');
   const worst = [...m.labels].sort((a, b) => m.per_label[a]!.f1 - m.per_label[b]!.f1 || (a < b ? -1 : 1))[0]!;
   const ws = m.per_label[worst]!;
+  if (m.val_accuracy <= m.naive_bayes_val_accuracy)
+    lines.push(
+      `- **The naive Bayes baseline does as well or better on this data** (${pct(m.naive_bayes_val_accuracy)} vs ${pct(m.val_accuracy)}): more examples or more epochs may help; compare before relying on this model.`,
+    );
   lines.push(
     `- Weakest label on the held-out part: \`${worst}\` (precision ${pct(ws.precision)}, recall ${pct(ws.recall)}, ${ws.support} examples).`,
     `- The held-out part is ${m.validation_size} examples drawn from the same data: the figures above say how the model does on more of the same, not on other domains, styles or languages. Words the training data lacks${hp.embeddings === 'glove-100d' ? ' and the GloVe table lacks' : ''} are read as one unknown word.`,
-    '- The network pools the words of a document without their order: negation ("not good"), contrast ("nice, but it broke") and sarcasm are read word by word and often misread.',
+    '- The network reads words and pairs of adjacent words, not longer-range order: negation at a distance ("not at all what I would call good"), contrast ("nice, but it broke after a week") and sarcasm are often misread.',
     `- Documents longer than ${hp.max_length} words are scored on their first ${hp.max_length}.`,
     '- Labels with few examples get unreliable figures and predictions; check the per-label table before relying on one.',
     '',

@@ -192,7 +192,11 @@ export async function trainTextClassifier(
     counts.add(e.text);
     await pace.tick();
   }
-  const tokenizer = new FittedKerasTokenizer(counts, glove ? glove.words.slice(0, hp.pretrained_words) : []);
+  const tokenizer = new FittedKerasTokenizer(
+    counts,
+    glove ? glove.words.slice(0, hp.pretrained_words) : [],
+    hp.max_words,
+  );
   const wordDim = glove ? glove.dim : hp.embedding_dim;
   const nbDim = hp.naive_bayes_features ? labels.length : 0;
   const dim = wordDim + nbDim;

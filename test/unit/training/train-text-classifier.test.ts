@@ -120,6 +120,22 @@ describe('on a small labelled set', () => {
     expect(other.metrics.resumed_from_epoch).toBe(0);
   });
 
+  it('caps the vocabulary at max_words, the rarer words reading as the OOV token', async () => {
+    const r = await trainTextClassifier({
+      examples: small,
+      recipe: 'embedding-pooling',
+      hyperparameters: { ...hp, epochs: 1, max_words: 300 },
+    });
+    expect(r.metrics.vocabulary_size).toBe(300);
+    const tok = parseKerasTokenizer(r.files.get('tokenizer.json')!.toString());
+    expect(tok.vocabSize).toBe(300);
+    expect(Array.from(tok.encode('the zyzzyva').ids)).toEqual([tok.config.wordIndex.get('the'), 1]);
+    const spec = JSON.parse(r.files.get('model.json')!.toString()) as {
+      weightsManifest: { weights: { name: string; shape: number[] }[] }[];
+    };
+    expect(spec.weightsManifest[0]!.weights.find((w) => w.name.startsWith('embedding'))!.shape[0]).toBe(300);
+  });
+
   it('holds out a stratified share of each label', async () => {
     const r = await trainTextClassifier({
       examples: small,
