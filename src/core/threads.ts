@@ -20,6 +20,8 @@ Module._extensions['.ts'] = function (module, filename) {
   }).code;
   module._compile(code, filename);
 };
+// @docbatch/sdk and @docbatch/cli from their sources too, as scripts/run-ts.js does.
+require(${JSON.stringify(path.resolve(__dirname, '../../scripts/workspace-sources.js'))}).register();
 `;
 
 export function threadEntry(dir: string, name: string): { file: string; eval: boolean } {

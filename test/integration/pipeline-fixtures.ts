@@ -232,6 +232,7 @@ Module._extensions['.ts'] = function (module, filename) {
     filename, module: { type: 'commonjs' }, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
   }).code, filename);
 };
+require(${JSON.stringify(path.join(ROOT, 'scripts/workspace-sources.js'))}).register();
 process.argv = [process.argv[0], ${JSON.stringify(path.join(ROOT, 'src/main.ts'))}, 'worker'];
 require(${JSON.stringify(path.join(ROOT, 'src/main.ts'))});
 `;

@@ -33,6 +33,7 @@ const { transformSync } = require('@swc/core');
 Module._extensions['.ts'] = (m, f) => m._compile(transformSync(fs.readFileSync(f, 'utf8'), {
   filename: f, module: { type: 'commonjs' }, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
 }).code, f);
+require('./scripts/workspace-sources').register();
 const { Pool } = require('pg');
 const { loadConfig } = require('./src/core/config');
 const { createLogger } = require('./src/core/logger');

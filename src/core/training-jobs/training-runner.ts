@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnThread } from '../threads';
 import type { TrainingProgress } from './training-job-object';
 import type { FromTrainingThread, TrainRequest } from './training-protocol';
 
@@ -10,24 +9,8 @@ import type { FromTrainingThread, TrainRequest } from './training-protocol';
  * `.ts` modules with @swc/core through a require hook, as the inference thread does.
  */
 
-const TS_HOOK = `
-const fs = require('node:fs');
-const Module = require('node:module');
-const { transformSync } = require('@swc/core');
-Module._extensions['.ts'] = function (module, filename) {
-  const code = transformSync(fs.readFileSync(filename, 'utf8'), {
-    filename, sourceMaps: 'inline', module: { type: 'commonjs' },
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-  }).code;
-  module._compile(code, filename);
-};
-`;
-
-function spawnThread(): Worker {
-  const js = path.join(__dirname, 'training-thread.js');
-  if (existsSync(js)) return new Worker(js);
-  const ts = path.join(__dirname, 'training-thread.ts');
-  return new Worker(`${TS_HOOK}\nrequire(${JSON.stringify(ts)});`, { eval: true });
+function startThread(): Worker {
+  return spawnThread(__dirname, 'training-thread');
 }
 
 /** Training ended with an error: `code` set for errors of the data or hyperparameters (final). */
@@ -73,7 +56,7 @@ export function runTrainingThread(
   hooks: TrainingRunHooks = {},
 ): Promise<TrainingRunResult> {
   return new Promise<TrainingRunResult>((resolve, reject) => {
-    const thread = spawnThread();
+    const thread = startThread();
     let backend = 'unknown';
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
