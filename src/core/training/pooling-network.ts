@@ -104,13 +104,15 @@ export class PoolingNetwork {
     readonly shape: PoolingNetworkShape,
     embedding: Float32Array,
     random: SeededRandom,
+    /** Inference only: no Adam state for the embedding table (it cannot be trained). */
+    inferenceOnly = false,
   ) {
     const { vocabSize, dim, filters, hidden, labels } = shape;
     if (embedding.length !== vocabSize * dim) throw new Error('embedding size mismatch');
     this.emb = embedding;
-    this.embM = new Float32Array(embedding.length);
-    this.embV = new Float32Array(embedding.length);
-    this.rowSteps = new Int32Array(vocabSize);
+    this.embM = new Float32Array(inferenceOnly ? 0 : embedding.length);
+    this.embV = new Float32Array(inferenceOnly ? 0 : embedding.length);
+    this.rowSteps = new Int32Array(inferenceOnly ? 0 : vocabSize);
     this.pooledSize = 2 * dim + 2 * filters;
     this.outIn = hidden > 0 ? hidden : this.pooledSize;
     const glorot = (fanIn: number, fanOut: number, n = fanIn * fanOut): Float32Array => {
@@ -140,10 +142,12 @@ export class PoolingNetwork {
     return [this.wc, this.bc, this.w1, this.b1, this.w2, this.b2];
   }
 
-  /** A network of the same shape holding `values` (in {@link params} order), for inference. */
+  /** A network of the same shape holding `values` (in {@link params} order), for inference only. */
   withParams(values: readonly Float32Array[]): PoolingNetwork {
-    const net = new PoolingNetwork(this.shape, Float32Array.from(values[0]!), new SeededRandom(0));
-    net.params().forEach((p, i) => p.set(values[i]!));
+    const net = new PoolingNetwork(this.shape, Float32Array.from(values[0]!), new SeededRandom(0), true);
+    net.params().forEach((p, i) => {
+      if (i > 0) p.set(values[i]!);
+    });
     return net;
   }
 
@@ -258,6 +262,8 @@ export class PoolingNetwork {
     options: PoolingNetworkOptions,
     random: SeededRandom,
   ): number {
+    if (this.rowSteps.length !== this.shape.vocabSize)
+      throw new Error('an inference-only network cannot train');
     const { dim, filters: F, hidden, labels } = this.shape;
     const P = this.pooledSize;
     const B = docs.length;
