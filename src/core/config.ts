@@ -202,6 +202,12 @@ const worker = z.object({
    */
   TRAINING_NICE: int(10, 0, 19),
   /**
+   * Least time between two checkpoints a training job writes to Postgres (the training state after an
+   * epoch, a few MB), ms; a job taken over after its worker died resumes from the latest. 0: after
+   * every epoch. Default 10000.
+   */
+  TRAINING_CHECKPOINT_INTERVAL_MS: int(10_000, 0),
+  /**
    * Worker's Postgres queries: one without an answer after this is abandoned and its connection
    * discarded (a silent connection: partition, dropped NAT flow), ms; 0 = wait forever. Keep it
    * above DB_STATEMENT_TIMEOUT_MS. Default 125000.

@@ -9,6 +9,7 @@ import { TRAINING_QUEUE, trainingJobSchema } from '../core/queue/catalog';
 import { createRedis } from '../core/redis';
 import {
   finishTrainingJobNow,
+  loadTrainingCheckpoint,
   loadTrainingExamples,
   recordTrainingProgress,
   runTrainingThread,
@@ -30,6 +31,7 @@ export type TrainingWorkerConfig = Pick<
   | 'MODELS_DIR'
   | 'TF_BACKEND'
   | 'TRAINING_NICE'
+  | 'TRAINING_CHECKPOINT_INTERVAL_MS'
   | 'WORKER_LOCK_DURATION_MS'
   | 'WORKER_STALLED_INTERVAL_MS'
   | 'RECONCILE_INTERVAL_MS'
@@ -157,6 +159,8 @@ export class TrainingWorker {
     }
     const row = started.row;
     const examples = await loadTrainingExamples(this.pool, id);
+    // A job an earlier worker left mid-training (killed, or stopped) resumes from its latest checkpoint.
+    const checkpoint = await loadTrainingCheckpoint(this.pool, id);
     const controller = new AbortController();
     this.current = controller;
     let cancelled = false;
@@ -183,7 +187,15 @@ export class TrainingWorker {
           log.warn({ err: { message: (err as Error).message } }, 'progress not written'),
         );
     };
-    log.info({ examples: row.example_count, recipe: row.recipe, attempt: row.attempts }, 'training started');
+    log.info(
+      {
+        examples: row.example_count,
+        recipe: row.recipe,
+        attempt: row.attempts,
+        ...(checkpoint ? { resumeFromEpoch: checkpoint.epoch } : {}),
+      },
+      'training started',
+    );
     try {
       const out = await runTrainingThread(
         {
@@ -198,6 +210,9 @@ export class TrainingWorker {
           tenantId: row.tenant_id,
           trainingJobId: id,
           databaseUrl: this.opts.config.DATABASE_URL,
+          worker: this.opts.workerId,
+          checkpointIntervalMs: this.opts.config.TRAINING_CHECKPOINT_INTERVAL_MS,
+          ...(checkpoint ? { resume: new Uint8Array(checkpoint.data) } : {}),
           ...(this.opts.config.MODELS_DIR ? { modelsDir: this.opts.config.MODELS_DIR } : {}),
         },
         {

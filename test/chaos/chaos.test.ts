@@ -132,27 +132,34 @@ it('kill -9 of the worker that trains a training job, mid-training: it ends succ
     worker: string | null;
     progress: { epoch: number } | null;
     result_model: string | null;
+    checkpoint_epoch: number | null;
+    metrics: { resumed_from_epoch?: number } | null;
   };
-  const row = async (): Promise<Row> =>
+  const row = async (id = jobId): Promise<Row> =>
     (
       await h.db.pool.query<Row>(
-        'SELECT status, attempts, worker, progress, result_model FROM training_jobs WHERE id = $1',
-        [jobId],
+        `SELECT status, attempts, worker, progress, result_model, checkpoint_epoch, metrics
+           FROM training_jobs WHERE id = $1`,
+        [id],
       )
     ).rows[0]!;
-  // Mid-training: after its first epoch, the worker running it (its id holds its pid) is killed.
+  // Mid-training: once it has a checkpoint (after its first epoch), the worker running it (its id
+  // holds its pid) is killed.
   const running = (await waitFor(
     async () => {
       const r = await row();
-      return r.status === 'running' && r.progress && r.progress.epoch < epochs ? r : null;
+      return r.status === 'running' && r.checkpoint_epoch !== null && r.progress && r.progress.epoch < epochs
+        ? r
+        : null;
     },
-    'the training job to finish an epoch',
+    'the training job to store a checkpoint',
     180_000,
     50,
   )) as Row;
   const victim = h.workers.find((w) => running.worker?.includes(`-${w.child.pid}-`));
   expect(victim).toBeDefined();
   const killedAtEpoch = running.progress!.epoch;
+  const checkpointEpoch = running.checkpoint_epoch!;
   await victim!.kill9();
   h.workers.splice(h.workers.indexOf(victim!), 1);
   const replacement = h.spawnWorker();
@@ -170,6 +177,9 @@ it('kill -9 of the worker that trains a training job, mid-training: it ends succ
   expect(end.status).toBe('succeeded');
   expect(end.attempts).toBe(2);
   expect(end.result_model).toBe('chaos-sentiment@1');
+  // The second worker resumed from the checkpoint (the latest one stored before the kill).
+  expect(end.metrics?.resumed_from_epoch).toBeGreaterThanOrEqual(checkpointEpoch);
+  expect(end.checkpoint_epoch).toBeNull();
   // Exactly one model version, made by this job.
   const versions = await h.db.pool.query<{ version: number; training_job_id: string }>(
     `SELECT version, training_job_id FROM tenant_models WHERE tenant_id = $1 AND name = 'chaos-sentiment'`,
@@ -192,9 +202,38 @@ it('kill -9 of the worker that trains a training job, mid-training: it ends succ
   const got = h.receiver.at('/train').filter((r) => r.body.includes(jobId));
   expect(got).toHaveLength(1);
   expect((JSON.parse(got[0]!.body) as { type: string }).type).toBe('training_job.succeeded');
+  // The resumed run made the same model as an uninterrupted one: the same upload and seed again
+  // (version 2 of the name) gives byte-identical files (card.md records times).
+  const again = await api(`/v1/training_jobs?model=chaos-sentiment&hyperparameters=${hp}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: body.join('\n') + '\n',
+  });
+  const againId = ((await again.json()) as { id: string }).id;
+  const second = (await waitFor(
+    async () => {
+      const r = await row(againId);
+      return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : null;
+    },
+    'the uninterrupted job to end',
+    300_000,
+    100,
+  )) as Row;
+  expect(second).toMatchObject({ status: 'succeeded', result_model: 'chaos-sentiment@2', attempts: 1 });
+  const files = await h.db.pool.query<{ version: number; path: string; hash: string }>(
+    `SELECT m.version, f.path, md5(f.data) AS hash FROM tenant_model_files f JOIN tenant_models m ON m.id = f.model_id
+      WHERE m.tenant_id = $1 AND m.name = 'chaos-sentiment' AND f.path <> 'card.md' ORDER BY f.path, m.version`,
+    [h.tenantId],
+  );
+  const byPath = new Map<string, string[]>();
+  for (const f of files.rows) byPath.set(f.path, [...(byPath.get(f.path) ?? []), f.hash]);
+  expect(byPath.size).toBeGreaterThanOrEqual(3);
+  for (const [path, hashes] of byPath)
+    expect({ path, same: hashes.length === 2 && hashes[0] === hashes[1] }).toEqual({ path, same: true });
   report.push(
-    `kill -9 mid-training: ${perLabel * 2} examples, ${epochs} epochs, worker killed after epoch ${killedAtEpoch}; ` +
-      `job succeeded on attempt ${end.attempts}, 1 model version, webhook 1x, ${ms(t0)} ms`,
+    `kill -9 mid-training: ${perLabel * 2} examples, ${epochs} epochs, worker killed after epoch ${killedAtEpoch} ` +
+      `(checkpoint of epoch ${checkpointEpoch}); job succeeded on attempt ${end.attempts}, resumed from epoch ` +
+      `${end.metrics?.resumed_from_epoch}, 1 model version, files identical to an uninterrupted run's, webhook 1x, ${ms(t0)} ms`,
   );
 });
 

@@ -26,6 +26,7 @@ export type { ListTrainingJobsOptions } from './training-job-queries';
 export {
   finishTrainingJob,
   finishTrainingJobNow,
+  loadTrainingCheckpoint,
   loadTrainingExamples,
   MAX_TRAINING_STARTS,
   recordTrainingProgress,

@@ -46,7 +46,7 @@ export async function finishTrainingJob(
 ): Promise<TrainingJobRow | null> {
   const res = await q.query<TrainingJobRow>(
     `UPDATE training_jobs SET status = $2::"TrainingJobStatus", result_model = $3, metrics = coalesce($4::jsonb, metrics),
-       error = $5::jsonb, finished_at = now(), updated_at = now()
+       error = $5::jsonb, finished_at = now(), updated_at = now(), checkpoint = NULL, checkpoint_epoch = NULL
      WHERE id = $1 AND status IN ('queued', 'running')
      RETURNING ${TRAINING_JOB_COLUMNS}`,
     [
@@ -140,6 +140,21 @@ export async function loadTrainingExamples(
     [id],
   );
   return { texts: res.rows.map((r) => r.text), labels: res.rows.map((r) => r.label) };
+}
+
+/** The latest checkpoint of a job (written by an earlier attempt), or null. */
+export async function loadTrainingCheckpoint(
+  q: Queryable,
+  id: string,
+): Promise<{ epoch: number; data: Buffer } | null> {
+  const res = await q.query<{ checkpoint: Buffer | null; checkpoint_epoch: number | null }>(
+    'SELECT checkpoint, checkpoint_epoch FROM training_jobs WHERE id = $1',
+    [id],
+  );
+  const row = res.rows[0];
+  return row?.checkpoint && row.checkpoint_epoch !== null
+    ? { epoch: row.checkpoint_epoch, data: row.checkpoint }
+    : null;
 }
 
 /** Writes the progress of a running job; returns true when a cancel was asked for meanwhile. */

@@ -17,6 +17,10 @@ export interface TrainCall {
   modelName: string;
   signal: AbortSignal;
   onProgress: (p: TrainingProgress) => void;
+  /** Called (and awaited) after every epoch with the training state. */
+  onCheckpoint?: (checkpoint: Buffer, epoch: number) => Promise<void>;
+  /** A checkpoint of an earlier attempt of the same run. */
+  resume?: Buffer;
 }
 
 /** Trains a text classifier; resolves with the model files (model contract) and its metrics. */
@@ -30,6 +34,8 @@ export async function trainTextClassifier(
     recipe: call.recipe,
     hyperparameters: call.hyperparameters,
     signal: call.signal,
+    ...(call.onCheckpoint ? { onCheckpoint: call.onCheckpoint } : {}),
+    ...(call.resume ? { resume: call.resume } : {}),
     onProgress: (p: {
       epoch: number;
       epochs: number;

@@ -21,6 +21,12 @@ export interface TrainRequest {
   databaseUrl: string;
   /** `MODELS_DIR`: the shared models, whose names a tenant model may not take. */
   modelsDir?: string;
+  /** The worker running the job: checkpoints are written only while the job is still its own. */
+  worker: string;
+  /** The checkpoint of an earlier attempt to resume from (ignored by the library if of another run). */
+  resume?: Uint8Array;
+  /** Least time between two checkpoints written to Postgres, ms. */
+  checkpointIntervalMs: number;
 }
 
 export interface AbortRequest {
@@ -34,6 +40,8 @@ export type FromTrainingThread =
   | { type: 'progress'; progress: TrainingProgress }
   /** Trained and stored: `model` is `name@version` (`created` false: an earlier attempt stored it). */
   | { type: 'done'; model: string; created: boolean; metrics: Record<string, unknown> }
+  /** A checkpoint after `epoch` was stored. */
+  | { type: 'checkpoint'; epoch: number }
   | { type: 'aborted' }
   /** `code`: a stable code for errors of the data or hyperparameters (never retried); absent for internal errors. */
   | { type: 'error'; message: string; code?: string };

@@ -35,6 +35,8 @@ export class TrainingAbortedError extends Error {
 export interface TrainingRunHooks {
   onStarted?: (backend: string) => void;
   onProgress?: (progress: TrainingProgress) => void;
+  /** A checkpoint after `epoch` was stored on the job's row. */
+  onCheckpoint?: (epoch: number) => void;
   /** Aborts training: the thread stops at its next batch (or is ended after `abortGraceMs`). */
   signal?: AbortSignal;
   /** How long an aborted thread may take to stop before it is terminated, ms. Default 10000. */
@@ -83,6 +85,9 @@ export function runTrainingThread(
           break;
         case 'progress':
           hooks.onProgress?.(msg.progress);
+          break;
+        case 'checkpoint':
+          hooks.onCheckpoint?.(msg.epoch);
           break;
         case 'done':
           settle(() => resolve({ model: msg.model, created: msg.created, metrics: msg.metrics, backend }));

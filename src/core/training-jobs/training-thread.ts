@@ -52,23 +52,44 @@ async function train(req: TrainRequest): Promise<void> {
   }
   const backend = await trainingBackend(req.backend);
   send({ type: 'started', backend });
-  const out = await trainTextClassifier({
-    texts: req.texts,
-    labels: req.labels,
-    recipe: req.recipe,
-    hyperparameters: req.hyperparameters,
-    modelName: req.modelName,
-    signal: controller.signal,
-    onProgress: (p) => send({ type: 'progress', progress: p }),
-  });
-  if (controller.signal.aborted) {
-    send({ type: 'aborted' });
-    return;
-  }
-  // Stored from this thread: the model is loaded once for its check, on the backend initialised here.
+  // Checkpoints and the model version are written from this thread, over a connection of its own.
   const pool = new Pool({ connectionString: req.databaseUrl, max: 1 });
   pool.on('error', () => undefined);
   try {
+    let lastCheckpoint = 0;
+    const out = await trainTextClassifier({
+      texts: req.texts,
+      labels: req.labels,
+      recipe: req.recipe,
+      hyperparameters: req.hyperparameters,
+      modelName: req.modelName,
+      signal: controller.signal,
+      onProgress: (p) => send({ type: 'progress', progress: p }),
+      ...(req.resume
+        ? { resume: Buffer.from(req.resume.buffer, req.resume.byteOffset, req.resume.byteLength) }
+        : {}),
+      onCheckpoint: async (checkpoint, epoch) => {
+        // At most one per checkpointIntervalMs (a checkpoint is a few MB), and none after the last epoch.
+        if (Date.now() - lastCheckpoint < req.checkpointIntervalMs) return;
+        if (epoch >= Number(req.hyperparameters.epochs)) return;
+        lastCheckpoint = Date.now();
+        try {
+          await pool.query(
+            `UPDATE training_jobs SET checkpoint = $2, checkpoint_epoch = $3
+             WHERE id = $1 AND status = 'running' AND worker = $4`,
+            [req.trainingJobId, checkpoint, epoch, req.worker],
+          );
+          send({ type: 'checkpoint', epoch });
+        } catch {
+          // Not stored (Postgres unreachable): training goes on; a restart resumes from an older one.
+        }
+      },
+    });
+    if (controller.signal.aborted) {
+      send({ type: 'aborted' });
+      return;
+    }
+    // The model is loaded once for its check, on the backend initialised here.
     const model = await createTrainedModelVersion(
       { pool },
       {
