@@ -171,6 +171,8 @@ afterAll(async () => {
 
 let inUseBatch: string;
 let deletedBatch: string;
+/** The scores of the first tenant-model batch, by document id. */
+let firstScores: Map<string, Record<string, number>>;
 
 test('POST /v1/models (multipart) stores the model; a model in use cannot be deleted', async () => {
   const res = await upload(multipart(modelFiles()));
@@ -226,6 +228,7 @@ test('a worker runs it: the scores equal the same model served from MODELS_DIR',
   expect((await waitForEnd(own.id)).status).toBe('completed');
   expect((await waitForEnd(shared.id)).status).toBe('completed');
   const a = await scores(own.id);
+  firstScores = a;
   const b = await scores(shared.id);
   expect(a.size).toBe(texts.filter((t) => t !== '').length);
   let worstShared = 0;
@@ -256,6 +259,35 @@ test('tar and tar.gz uploads (also inside a top directory) give the next version
   expect(list.data.find((m) => m.id === `${SHARED}@1`)).toMatchObject({ owned_by: 'system' });
   const one = await json<ModelObject>(await h.request(`/v1/models/${NAME}`));
   expect(one).toMatchObject({ id: `${NAME}@3`, owned_by: 'tenant' });
+});
+
+test('a worker without a tokenizer thread runs version 2 (same files) with the same scores', async () => {
+  await worker!.stop();
+  const cache2 = mkdtempSync(path.join(os.tmpdir(), 'tenant-model-cache-'));
+  worker = new WorkerProcess(
+    loadConfig('worker', {
+      ...h.env.env,
+      TF_BACKEND: 'cpu',
+      MODEL_CACHE_DIR: cache2,
+      TOKENIZER_THREAD: 'false',
+      WORKER_TASKS: 'classification',
+      CHUNK_ATTEMPTS: '3',
+    }),
+    createLogger('silent'),
+    { heartbeatMs: 200 },
+  );
+  try {
+    await worker.start();
+    const texts = FIXTURE.expected.texts.slice(0, 60);
+    const batch = await json<BatchEnd>(await submit(`${NAME}@2`, texts));
+    expect((await waitForEnd(batch.id)).status).toBe('completed');
+    const got = await scores(batch.id);
+    expect(got.size).toBe(texts.filter((t) => t !== '').length);
+    for (const [id, s] of got) expect(s).toEqual(firstScores.get(id));
+    expect(readdirSync(cache2).filter((d) => !d.startsWith('.'))).toHaveLength(1);
+  } finally {
+    rmSync(cache2, { recursive: true, force: true });
+  }
 });
 
 test('broken uploads are refused with the file and field named, and nothing is stored', async () => {

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Database } from '../../src/core/db/database';
 import { initTfBackend } from '../../src/core/models/backend';
@@ -9,6 +10,7 @@ import {
   readTenantModelFiles,
 } from '../../src/core/models/tenant-models';
 import { createTenantWithKey } from '../../src/core/tenants';
+import { TenantModelCache } from '../../src/core/pipeline/tenant-model-cache';
 import { MODEL_REPO } from '../support/model-fixtures';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-db';
 
@@ -171,3 +173,37 @@ test('idempotent on trainingJobId: retries, also concurrent ones, get one versio
     createTenantModelVersion(db, { ...input, tenantId: otherTenantId, files: withName() }),
   ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
 });
+
+test('a worker copies a version to its cache byte for byte (a file larger than one read slice)', async () => {
+  const files = fixtureFiles();
+  const big = Buffer.alloc(9 * 1024 * 1024 + 123);
+  for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
+  files.set('extra/big.bin', big);
+  files.set('empty.txt', Buffer.alloc(0));
+  const m = await createTenantModelVersion(db, {
+    tenantId,
+    name: 'cached',
+    files: withName(files, 'cached'),
+    source: 'upload',
+  });
+  const root = mkdtempSync(path.join(os.tmpdir(), 'tenant-model-cache-test-'));
+  try {
+    const cache = new TenantModelCache(db.pool, root);
+    const local = await cache.materialise(m.id);
+    expect(local).toMatchObject({ name: 'cached', version: 1, key: `cached@1~${m.id}` });
+    expect(path.basename(local.dir)).toBe(`${m.id}-${m.contentHash.slice(0, 16)}`);
+    for (const [p, data] of withName(files, 'cached')) {
+      expect([p, readFileSync(path.join(local.dir, p)).equals(data)]).toEqual([p, true]);
+    }
+    await db.pool.query(`DELETE FROM tenant_models WHERE id = $1`, [m.id]);
+    await expect(cache.materialise(m.id)).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
+    expect(readdirSync(root)).toEqual([]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+function withName(files: Map<string, Buffer>, name: string): Map<string, Buffer> {
+  const c = JSON.parse(files.get('config.json')!.toString()) as Record<string, unknown>;
+  return new Map(files).set('config.json', Buffer.from(JSON.stringify({ ...c, name })));
+}
