@@ -80,6 +80,16 @@ test('a refused model stores nothing and names the file and field', async () => 
     },
     { change: (f) => f.set('../escape.txt', Buffer.from('x')), file: '../escape.txt', field: /path/ },
     { change: (f) => f.set('model.h5', Buffer.from('not an hdf5 file')), file: 'model.h5' },
+    { change: (f) => f.set('model.h5/weights.bin', Buffer.from('x')), file: 'model.h5', field: /path/ },
+    {
+      change: (f) => {
+        const c = JSON.parse(f.get('config.json')!.toString()) as Record<string, unknown>;
+        c.labels = ['neg\u0000', 'pos'];
+        f.set('config.json', Buffer.from(JSON.stringify(c)));
+      },
+      file: 'config.json',
+      field: /labels/,
+    },
   ];
   for (const c of cases) {
     const files = fixtureFiles();

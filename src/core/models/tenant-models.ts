@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
+import { findBadString } from '../batches/string-checks';
 import { inTransaction, type Queryable } from '../db/queryable';
 import { AppError } from '../errors';
 import { randomId } from '../ids';
@@ -154,6 +155,20 @@ export function checkModelFiles(files: Map<string, Buffer>, limits: TenantModelL
     if (problem) throw new InvalidModelError(`${p.slice(0, 200)}: ${problem}`, p.slice(0, 200), 'path');
     total += data.length;
   }
+  // A file that is also a directory of another file (`a` and `a/b`) cannot be written out.
+  for (const p of files.keys()) {
+    const segments = p.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const dir = segments.slice(0, i).join('/');
+      if (files.has(dir)) {
+        throw new InvalidModelError(
+          `${dir}: is a file and also the directory of ${p.slice(0, 200)}.`,
+          dir.slice(0, 200),
+          'path',
+        );
+      }
+    }
+  }
   if (total > limits.maxBytes) {
     throw new AppError(
       'PAYLOAD_TOO_LARGE',
@@ -166,11 +181,15 @@ export function checkModelFiles(files: Map<string, Buffer>, limits: TenantModelL
       'config.json',
     );
   }
+  let config: unknown;
   try {
-    JSON.parse(files.get('config.json')!.toString('utf8'));
+    config = JSON.parse(files.get('config.json')!.toString('utf8'));
   } catch (err) {
     throw new InvalidModelError(`config.json is not valid JSON: ${(err as Error).message}`, 'config.json');
   }
+  // Stored as jsonb: a NUL or a lone surrogate could not be stored exactly.
+  const bad = findBadString(config, '');
+  if (bad) throw new InvalidModelError(`config.json ${bad.field}: ${bad.message}`, 'config.json', bad.field);
 }
 
 /** Checks a model name (the registry's rule for a repository directory). */
