@@ -169,7 +169,7 @@ describe('models', () => {
       h.cli(['models', '--json'], { env: authed() }),
     ]);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+TASK\s+DEFAULT\s+BACKEND/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+TASK\s+DEFAULT\s+OWNER\s+BACKEND/);
     const models = JSON.parse(json.stdout) as { id: string; task: string; default: boolean }[];
     expect(models.length).toBeGreaterThan(0);
     const summarizer = models.find((m) => m.task === 'summarization' && m.default);
