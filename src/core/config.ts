@@ -145,7 +145,7 @@ const api = z.object({
   MAX_JSON_BODY_BYTES: int(64 * 1024 ** 2, 1),
   /** Model uploads (POST /v1/models) one API process reads and checks at once; more get 429. Default 2. */
   MODEL_UPLOADS_AT_ONCE: int(2, 1, 64),
-  /** Batch submissions allowed per tenant per minute. Default 60. */
+  /** Submissions (batches and training jobs) allowed per tenant per minute. Default 60. */
   RATE_LIMIT_PER_MINUTE: int(60, 1),
   /** Batches a tenant may have queued or running at once. Default 100. */
   MAX_ACTIVE_BATCHES: int(100, 1),
@@ -157,6 +157,8 @@ const api = z.object({
   MAX_TRAINING_BODY_BYTES: int(256 * 1024 ** 2, 1),
   /** Every label of a training upload needs at least this many examples (else 400 INSUFFICIENT_TRAINING_DATA). Default 5. */
   TRAINING_MIN_EXAMPLES_PER_LABEL: int(5, 1),
+  /** Training jobs a tenant may have queued or running at once (else 429 TOO_MANY_ACTIVE_TRAINING_JOBS). Default 2. */
+  MAX_ACTIVE_TRAINING_JOBS: int(2, 1),
 });
 
 const worker = z.object({

@@ -38,6 +38,7 @@ export async function startApi(
     HOST: '127.0.0.1',
     TF_BACKEND: 'cpu',
     RATE_LIMIT_PER_MINUTE: '100000',
+    MAX_ACTIVE_TRAINING_JOBS: '100',
     ...overrides,
   });
   const api = new ApiServer(config, createLogger('silent'));

@@ -64,7 +64,7 @@ export class NotFoundError extends DocBatchError {}
 export class InvalidRequestError extends DocBatchError {}
 /** 409 `IDEMPOTENCY_KEY_REUSED`, `BATCH_FINISHED`, `BATCH_NOT_FINISHED`, `TENANT_EXISTS` (admin API), `MODEL_NAME_TAKEN`, `MODEL_VERSION_EXISTS`, `MODEL_IN_USE`. */
 export class ConflictError extends DocBatchError {}
-/** 429 `RATE_LIMITED`, `TOO_MANY_ACTIVE_BATCHES` (after the SDK's own retries). */
+/** 429 `RATE_LIMITED`, `TOO_MANY_ACTIVE_BATCHES`, `TOO_MANY_ACTIVE_TRAINING_JOBS` (after the SDK's own retries). */
 export class RateLimitError extends DocBatchError {}
 /** 503 `UNAVAILABLE`, 500 `INTERNAL` (after the SDK's own retries for 503). */
 export class ServerError extends DocBatchError {}
@@ -87,6 +87,7 @@ const API_CODE_TABLE: Record<ApiErrorCode, true> = {
   TENANT_EXISTS: true,
   BATCH_NOT_FINISHED: true,
   TOO_MANY_ACTIVE_BATCHES: true,
+  TOO_MANY_ACTIVE_TRAINING_JOBS: true,
   RATE_LIMITED: true,
   REQUEST_TIMEOUT: true,
   INVALID_WEBHOOK_URL: true,
@@ -143,6 +144,7 @@ export function errorFromResponse(status: number, body: unknown, retryAfter?: nu
       return new ConflictError(init);
     case 'RATE_LIMITED':
     case 'TOO_MANY_ACTIVE_BATCHES':
+    case 'TOO_MANY_ACTIVE_TRAINING_JOBS':
       return new RateLimitError(init);
     case 'UNAVAILABLE':
     case 'INTERNAL':

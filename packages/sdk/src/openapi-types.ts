@@ -209,7 +209,7 @@ export interface paths {
     put?: never;
     /**
      * Create a training job from a labelled NDJSON upload
-     * @description One `{"text", "label"}` object per line, streamed into Postgres (at most MAX_TRAINING_BODY_BYTES and MAX_TRAINING_EXAMPLES examples; gzip allowed). Lines are validated like a batch upload's (INVALID_DOCUMENT with 1-based `line` per bad line, up to 100); the upload needs at least 2 labels and TRAINING_MIN_EXAMPLES_PER_LABEL examples per label (INSUFFICIENT_TRAINING_DATA). Any refusal stores nothing. The job is queued on the `training` queue; a worker trains it and stores the result as the next version of the tenant's model `model`.
+     * @description One `{"text", "label"}` object per line, streamed into Postgres (at most MAX_TRAINING_BODY_BYTES and MAX_TRAINING_EXAMPLES examples; gzip allowed). Lines are validated like a batch upload's (INVALID_DOCUMENT with 1-based `line` per bad line, up to 100); the upload needs at least 2 labels and TRAINING_MIN_EXAMPLES_PER_LABEL examples per label (INSUFFICIENT_TRAINING_DATA). Any refusal stores nothing. The job is queued on the `training` queue; a worker trains it and stores the result as the next version of the tenant's model `model`. The examples are deleted when the job ends (succeeded, failed or cancelled): to train again, upload them again.
      */
     post: operations['createTrainingJob'];
     delete?: never;
@@ -898,6 +898,7 @@ export interface components {
       | 'BATCH_NOT_FINISHED'
       | 'TENANT_EXISTS'
       | 'TOO_MANY_ACTIVE_BATCHES'
+      | 'TOO_MANY_ACTIVE_TRAINING_JOBS'
       | 'RATE_LIMITED'
       | 'REQUEST_TIMEOUT'
       | 'INVALID_WEBHOOK_URL'
@@ -2270,9 +2271,11 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description RATE_LIMITED: the process already ingests DB_POOL_SIZE - 2 uploads for 30 s. */
+      /** @description RATE_LIMITED (RATE_LIMIT_PER_MINUTE, shared with batch submissions; or the process already ingests DB_POOL_SIZE - 2 uploads for 30 s) or TOO_MANY_ACTIVE_TRAINING_JOBS (MAX_ACTIVE_TRAINING_JOBS queued or running jobs). Checked before the body is stored; nothing stored. */
       429: {
         headers: {
+          /** @description Seconds. */
+          'Retry-After'?: number;
           [name: string]: unknown;
         };
         content: {

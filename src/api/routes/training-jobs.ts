@@ -52,6 +52,8 @@ export function trainingJobsRouter(batchDeps: BatchDeps, config: ApiConfig): Rou
     logger: batchDeps.logger,
     // Training uploads share the batch uploads' slots: together they bound the connections uploads hold.
     ...(batchDeps.uploadSlots ? { uploadSlots: batchDeps.uploadSlots } : {}),
+    // Training submissions count against the batch submissions' RATE_LIMIT_PER_MINUTE.
+    ...(batchDeps.limiter ? { limiter: batchDeps.limiter } : {}),
     settings: trainingJobSettingsFrom(config),
   };
   const pool = deps.db.pool;

@@ -57,7 +57,7 @@ export class SubmissionLimiter {
       const retryAfter = Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - now) / 1000));
       throw new AppError(
         'RATE_LIMITED',
-        `Too many batch submissions: the limit is ${this.opts.perMinute} per minute. Retry in ${retryAfter} s.`,
+        `Too many submissions (batches and training jobs): the limit is ${this.opts.perMinute} per minute. Retry in ${retryAfter} s.`,
         undefined,
         { 'Retry-After': String(retryAfter) },
       );

@@ -3,6 +3,7 @@ import type { ApiConfig } from '../config';
 import type { Database } from '../db/database';
 import type { Logger } from '../logger';
 import type { QueueSet } from '../queue/queues';
+import type { SubmissionLimiter } from '../tenants/submission-limits';
 
 /** Limits of training uploads (from config; see the README configuration table). */
 export interface TrainingJobSettings {
@@ -16,6 +17,8 @@ export interface TrainingJobSettings {
   minExamplesPerLabel: number;
   /** `WEBHOOK_ALLOWLIST`. */
   webhookAllowlist: readonly string[];
+  /** `MAX_ACTIVE_TRAINING_JOBS`: training jobs a tenant may have queued or running at once. */
+  maxActive: number;
 }
 
 /** What the training-job operations use (the API builds one; the CLI goes through the API). */
@@ -25,6 +28,11 @@ export interface TrainingJobDeps {
   logger: Logger;
   /** Bound on concurrent uploads of this process (shared with batch uploads); when absent, unbounded. */
   uploadSlots?: UploadSlots;
+  /**
+   * The batch submissions' per-tenant rate limit (`RATE_LIMIT_PER_MINUTE`): a training submission
+   * takes from the same budget. When absent, not limited.
+   */
+  limiter?: SubmissionLimiter;
   settings: TrainingJobSettings;
 }
 
@@ -35,5 +43,6 @@ export function trainingJobSettingsFrom(config: ApiConfig): TrainingJobSettings 
     maxBodyBytes: config.MAX_TRAINING_BODY_BYTES,
     minExamplesPerLabel: config.TRAINING_MIN_EXAMPLES_PER_LABEL,
     webhookAllowlist: config.WEBHOOK_ALLOWLIST,
+    maxActive: config.MAX_ACTIVE_TRAINING_JOBS,
   };
 }

@@ -35,9 +35,9 @@ export interface TrainingEnd {
 }
 
 /**
- * Moves a queued or running job to its end state and records the webhook delivery (when the job has
- * a webhook_url) in the same transaction (`q` must be one, or a pool for a single statement without
- * webhook). Returns the row, or null when the job had ended already (safe to call twice).
+ * Moves a queued or running job to its end state, deletes its uploaded examples and records the
+ * webhook delivery (when the job has a webhook_url) in the same transaction (`q` must be a
+ * transaction's client). Returns the row, or null when the job had ended already (safe to call twice).
  */
 export async function finishTrainingJob(
   q: Queryable,
@@ -59,6 +59,10 @@ export async function finishTrainingJob(
   );
   const row = res.rows[0];
   if (!row) return null;
+  // The end is final (no state leaves succeeded, failed or cancelled): the uploaded examples are no
+  // longer needed and go in the same transaction, so training_examples holds only those of queued
+  // and running jobs. A job retried after a worker died is still `running` and keeps them.
+  await q.query('DELETE FROM training_examples WHERE job_id = $1', [id]);
   if (row.webhook_url) {
     const type = TRAINING_END_EVENTS[end.status];
     const payload = JSON.stringify({
