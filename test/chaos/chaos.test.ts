@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { makeDocuments, rng, flushPrefix } from '../integration/pipeline-fixtures';
@@ -456,6 +456,26 @@ it('API killed (kill -9) mid-upload: nothing half-stored; the same Idempotency-K
   );
 });
 
+/** Writes zeros to `file` until its file system is full (ENOSPC), in ever smaller pieces down to 4 KB. */
+function fillUp(file: string): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (let piece = 1 << 20; piece >= 4096; piece >>= 1) {
+      const zeros = Buffer.alloc(piece);
+      for (;;) {
+        try {
+          writeSync(fd, zeros);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 // Needs root (tmpfs mount) and a local Postgres superuser, as on this project's machines and CI.
 const canMount = process.getuid?.() === 0;
 
@@ -485,8 +505,8 @@ const canMount = process.getuid?.() === 0;
       const id = await submit(total, 37, '/disk');
       await waitFor(async () => (await finishedCount(h, id)) >= total * 0.2, '20% finished', 180_000, 20);
       // Fill what is left of the tmpfs: the workers' result updates need new pages and get 53100.
-      const st = statfsSync(dir);
-      writeFileSync(filler, Buffer.alloc(Number(st.bavail) * Number(st.bsize)));
+      // Postgres writes to the same tmpfs meanwhile, so write until ENOSPC rather than a size read beforehand.
+      fillUp(filler);
       const filledAt = Date.now();
       const atFill = await finishedCount(h, id);
       const upload = (): Promise<Response> =>
