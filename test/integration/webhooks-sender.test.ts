@@ -7,7 +7,13 @@ import { expireBatches } from '../../src/core/pipeline/expiry';
 import { WEBHOOK_QUEUE } from '../../src/core/queue/catalog';
 import { createRedis } from '../../src/core/redis';
 import { createTenantWithKey } from '../../src/core/tenants';
-import { claimDueDeliveries, listDeliveries, redeliver } from '../../src/core/webhooks/delivery-store';
+import {
+  claimDueDeliveries,
+  INTERRUPTED_ERROR,
+  listDeliveries,
+  recoverInterruptedAttempts,
+  redeliver,
+} from '../../src/core/webhooks/delivery-store';
 import { verifyWebhook } from '../../packages/sdk/src/webhook-signature';
 import { WebhookSender } from '../../src/core/webhooks/webhook-sender';
 import { WebhookRelay } from '../../src/workers/webhook-relay';
@@ -132,6 +138,21 @@ describe('webhook outbox guarantees', () => {
       await queue.close();
       redis.disconnect();
     }
+  });
+
+  it('a lost attempt whose hold has lapsed is logged as interrupted before the next one can be claimed', async () => {
+    const { batchId, deliveryId } = await finishedBatch('/lost');
+    // Attempt 1 started (its sender then died: no log row), and its hold has lapsed.
+    await db.pool.query(
+      `UPDATE webhook_deliveries SET attempts = 1, claimed_until = now() - interval '1 second' WHERE id = $1`,
+      [deliveryId],
+    );
+    // A relay pass that claims before recovering (or races another relay's recovery) finds nothing.
+    expect(await claimDueDeliveries(db.pool, 100, 60_000)).toEqual([]);
+    expect(await recoverInterruptedAttempts(db.pool, 5)).toEqual({ recovered: [deliveryId], failed: [] });
+    expect(await claimDueDeliveries(db.pool, 100, 60_000)).toEqual([{ id: deliveryId, attempt: 2 }]);
+    const [d] = await listDeliveries(db.pool, batchId);
+    expect(d?.attempt_log.map((a) => [a.attempt, a.error])).toEqual([[1, INTERRUPTED_ERROR]]);
   });
 
   it('redelivering a delivery that waits for its retry makes it due now, in the same series', async () => {

@@ -55,7 +55,12 @@ export interface ClaimedDelivery {
   attempt: number;
 }
 
-/** Claims up to `limit` due deliveries for `leaseMs` (rows locked by another relay are skipped). */
+/**
+ * Claims up to `limit` due deliveries for `leaseMs` (rows locked by another relay are skipped). A row
+ * whose latest attempt started but has no log row (its sender died) is left to
+ * `recoverInterruptedAttempts` first: claimed here, its next attempt would start and the lost one would
+ * never be logged as interrupted (a race between the two when the hold expired).
+ */
 export async function claimDueDeliveries(
   q: Queryable,
   limit: number,
@@ -65,6 +70,8 @@ export async function claimDueDeliveries(
     `WITH due AS (
        SELECT id FROM webhook_deliveries
        WHERE status = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+         AND (attempts = series_base OR EXISTS (SELECT 1 FROM webhook_attempts a
+                WHERE a.delivery_id = webhook_deliveries.id AND a.attempt = webhook_deliveries.attempts))
        ORDER BY next_attempt_at
        LIMIT $1
        FOR UPDATE SKIP LOCKED)
