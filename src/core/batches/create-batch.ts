@@ -17,7 +17,7 @@ import { BATCH_COLUMNS } from './batch-object';
 import { resolveBatchParams } from './batch-params';
 import { tenantCatalog } from './tenant-catalog';
 import type { ResolvedBatchParams } from './batch-params';
-import type { DocumentSource } from './document-source';
+import type { DocumentItem, DocumentSource } from './document-source';
 import { DocumentValidator, MAX_ERROR_DETAILS } from './document-validator';
 import { batchesCreated, documentsIngested, ingestSeconds } from './ingest-metrics';
 import { ingestSmall, isSmallBatch } from './ingest-small';
@@ -152,7 +152,10 @@ async function replay(deps: BatchDeps, input: CreateBatchInput, row: KeyRow): Pr
 }
 
 /** Writes `data` to the COPY stream, waiting for drain (or failing with the stream's error). */
-async function write(copy: NodeJS.WritableStream & { destroyed?: boolean }, data: string): Promise<void> {
+async function write(
+  copy: NodeJS.WritableStream & { destroyed?: boolean },
+  data: string | Uint8Array,
+): Promise<void> {
   if (!copy.write(data)) await once(copy as unknown as NodeJS.EventEmitter, 'drain');
 }
 
@@ -170,7 +173,9 @@ async function ingest(
     maxDocs: settings.maxDocsPerBatch,
   };
   // In an ingest thread when the process has them (the API), else in this thread.
-  const threaded = deps.ingestThreads?.open(validatorOptions);
+  // A streamed NDJSON body goes to the thread as raw bytes, split into lines there (`raw`).
+  const raw = input.documents.raw;
+  const threaded = deps.ingestThreads?.open(validatorOptions, raw?.maxLineBytes);
   const validator = threaded ?? new DocumentValidator(validatorOptions);
   let client: PoolClient | undefined = await db.pool.connect();
   // A checked-out pg client has no 'error' listener of the pool: without this one, a connection
@@ -232,22 +237,30 @@ async function ingest(
           },
         );
       });
-    const items = input.documents[Symbol.asyncIterator]();
+    // Threaded with a raw body: the body's chunks; else the source's line items.
+    const rawChunks = threaded && raw ? raw.chunks() : undefined;
+    const items = rawChunks ? undefined : input.documents[Symbol.asyncIterator]();
     let stoppedEarly = false;
     // COPY rows are written in pieces of about COPY_WRITE_CHARS, not per slice: each write to the
     // connection is a socket write, and on a loopback connection the sender's thread also runs the
     // receiver's TCP path, so per-slice writes cost the API's one thread more than the parsing did.
-    let pending: string[] = [];
+    // From an ingest thread the rows come as bytes (off this heap; see IngestReply), else as strings.
+    let pending: (string | Uint8Array)[] = [];
     let pendingChars = 0;
     const flush = async (): Promise<void> => {
       if (pendingChars === 0) return;
-      const data = pending.length === 1 ? (pending[0] as string) : pending.join('');
+      const data =
+        pending.length === 1
+          ? (pending[0] as string | Uint8Array)
+          : typeof pending[0] === 'string'
+            ? pending.join('')
+            : Buffer.concat(pending as Uint8Array[], pendingChars);
       pending = [];
       pendingChars = 0;
       await orCopyFailure(write(copy, data));
     };
     /** Takes the rows of the next validated items (after the validator's tally was updated). */
-    const take = async (rows: string): Promise<void> => {
+    const take = async (rows: string | Uint8Array): Promise<void> => {
       if (!validator.ok) {
         abandon();
         if (validator.errors.length >= MAX_ERROR_DETAILS) stoppedEarly = true;
@@ -261,34 +274,43 @@ async function ingest(
       }
     };
     // Threaded: up to THREAD_PIPELINE_DEPTH socket chunks in the thread while this one reads the next.
-    const inflight: Promise<string>[] = [];
+    const inflight: Promise<Uint8Array>[] = [];
     for (;;) {
-      const next = client ? await orCopyFailure(items.next()) : await items.next();
-      if (next.done) break;
+      const source = (rawChunks ?? items) as AsyncIterator<Buffer | DocumentItem[]>;
+      const next = client ? await orCopyFailure(source.next()) : await source.next();
+      if (next.done) {
+        if (rawChunks && threaded) {
+          // The last line of a body without a final newline; taken after those in flight, below.
+          const last = threaded.acceptEnd();
+          last.catch(() => undefined);
+          inflight.push(last);
+        }
+        break;
+      }
+      const value = next.value;
       if (threaded) {
-        const validated = threaded.accept(next.value);
+        const validated = Buffer.isBuffer(value) ? threaded.acceptBytes(value) : threaded.accept(value);
         // Taken in order below; if an earlier one fails first, this one's failure is not unhandled.
         validated.catch(() => undefined);
         inflight.push(validated);
-        if (inflight.length >= THREAD_PIPELINE_DEPTH) await take(await (inflight.shift() as Promise<string>));
+        if (inflight.length >= THREAD_PIPELINE_DEPTH)
+          await take(await (inflight.shift() as Promise<Uint8Array>));
       } else {
         // A body already buffered in the socket is parsed without ever returning to the event loop (each
         // chunk resolves as a microtask), and one socket chunk holds up to a few hundred documents: parse,
         // check and copy them in slices of INGEST_SLICE_DOCS with a turn of the event loop after each, so
         // one turn of a burst of uploads stays short and reads and other requests are served in between
         // (issue 16: GET p95 was 55x its rest figure with no yield, ~10x with one yield per socket chunk).
-        for (let at = 0; at < next.value.length && !stoppedEarly; at += INGEST_SLICE_DOCS) {
-          const slice =
-            next.value.length <= INGEST_SLICE_DOCS
-              ? next.value
-              : next.value.slice(at, at + INGEST_SLICE_DOCS);
+        const docs = value as DocumentItem[];
+        for (let at = 0; at < docs.length && !stoppedEarly; at += INGEST_SLICE_DOCS) {
+          const slice = docs.length <= INGEST_SLICE_DOCS ? docs : docs.slice(at, at + INGEST_SLICE_DOCS);
           await take(validator.accept(slice) as string);
           await yieldToEventLoop();
         }
       }
       if (stoppedEarly) break;
     }
-    while (inflight.length > 0 && !stoppedEarly) await take(await (inflight.shift() as Promise<string>));
+    while (inflight.length > 0 && !stoppedEarly) await take(await (inflight.shift() as Promise<Uint8Array>));
     const invalid = validator.result();
     if (invalid) {
       // After 100 errors the rest of the body is not read (the HTTP layer closes the connection).
@@ -345,8 +367,31 @@ const COPY_WRITE_CHARS = 64 * 1024;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Waits for the first items of `src` and returns a source that yields them, then the rest. */
-async function afterFirstItems(src: DocumentSource): Promise<DocumentSource> {
+/**
+ * Waits for the first items of `src` (for a raw NDJSON source that goes to an ingest thread, its first
+ * body chunk) and returns a source that yields them, then the rest.
+ */
+async function afterFirstItems(src: DocumentSource, rawToThread: boolean): Promise<DocumentSource> {
+  const raw = src.raw;
+  if (raw && rawToThread) {
+    const chunks = raw.chunks();
+    const firstChunk = await chunks.next();
+    return {
+      [Symbol.asyncIterator]: () => {
+        throw new Error('a raw NDJSON source is read through raw.chunks()');
+      },
+      raw: {
+        maxLineBytes: raw.maxLineBytes,
+        async *chunks() {
+          if (firstChunk.done) return;
+          yield firstChunk.value;
+          yield* chunks;
+        },
+      },
+      drain: () => src.drain(),
+      digest: () => src.digest(),
+    };
+  }
   const it = src[Symbol.asyncIterator]();
   const first = await it.next();
   return {
@@ -385,7 +430,7 @@ export async function createBatch(deps: BatchDeps, input: CreateBatchInput): Pro
   } else {
     // The slot and the pooled connection are taken once the first lines of the body have arrived: a
     // client that sends headers and then nothing (or 1 byte/s) holds neither (the body limits cut it off).
-    const documents = await afterFirstItems(input.documents);
+    const documents = await afterFirstItems(input.documents, deps.ingestThreads !== undefined);
     const release = deps.uploadSlots ? await deps.uploadSlots.acquire(input.tenantId) : () => undefined;
     try {
       outcome = await ingest(deps, { ...input, documents }, params);

@@ -1,6 +1,8 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../errors';
+import { NdjsonSplitter } from './document-source';
+import type { DocumentItem } from './document-source';
 import { DocumentValidator } from './document-validator';
 import type { IngestReply, IngestRequest, IngestThreadData } from './ingest-threads';
 
@@ -23,25 +25,41 @@ if (nice > 0) {
   }
 }
 
-const sessions = new Map<number, DocumentValidator>();
+const sessions = new Map<number, { validator: DocumentValidator; splitter?: NdjsonSplitter }>();
 
 port.on('message', (req: IngestRequest) => {
   if (req.op === 'open') {
-    sessions.set(req.session, new DocumentValidator(req.options));
+    sessions.set(req.session, {
+      validator: new DocumentValidator(req.options),
+      splitter: req.maxLineBytes !== undefined ? new NdjsonSplitter(req.maxLineBytes) : undefined,
+    });
     return;
   }
   if (req.op === 'close') {
     sessions.delete(req.session);
     return;
   }
-  const v = sessions.get(req.session);
+  const session = sessions.get(req.session);
+  const v = session?.validator;
   let reply: IngestReply;
-  if (!v) {
+  let transfer: ArrayBuffer[] | undefined;
+  if (!session || !v) {
     reply = { id: req.id, failure: { message: `ingest session ${req.session} is not open` } };
   } else {
     try {
       const errorsBefore = v.errors.length;
-      const rows = v.accept(req.items);
+      let items: DocumentItem[];
+      if (req.op === 'accept') items = req.items;
+      else if (!session.splitter) throw new Error(`ingest session ${req.session} takes no raw bytes`);
+      else if (req.op === 'bytes') {
+        const b = req.bytes;
+        items = session.splitter.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+      } else items = session.splitter.end();
+      const text = items.length > 0 ? v.accept(items) : '';
+      // A buffer of its own (not the shared pool of Buffer.from), so that it can be transferred.
+      const rows = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+      rows.write(text, 'utf8');
+      transfer = [rows.buffer];
       reply = {
         id: req.id,
         rows,
@@ -58,5 +76,5 @@ port.on('message', (req: IngestRequest) => {
           : { id: req.id, failure: { message: (err as Error).message } };
     }
   }
-  port.postMessage(reply);
+  port.postMessage(reply, transfer);
 });

@@ -16,14 +16,30 @@ import type { DocumentValidatorOptions, ValidationTally } from './document-valid
  */
 
 export type IngestRequest =
-  | { op: 'open'; session: number; options: DocumentValidatorOptions }
+  | {
+      op: 'open';
+      session: number;
+      options: DocumentValidatorOptions;
+      /** Lines of raw bytes are split in the thread with this limit (see `ThreadedValidator.acceptBytes`). */
+      maxLineBytes?: number;
+    }
   | { op: 'accept'; session: number; id: number; items: DocumentItem[] }
+  /** Raw NDJSON bytes of the upload, split into lines in the thread (an NdjsonSplitter per session). */
+  | { op: 'bytes'; session: number; id: number; bytes: Uint8Array }
+  /** The end of the raw bytes: the last line if the body does not end with a newline. */
+  | { op: 'end'; session: number; id: number }
   | { op: 'close'; session: number };
+
+type NumberedRequest = Extract<IngestRequest, { id: number }>;
 
 export type IngestReply =
   | {
       id: number;
-      rows: string;
+      /**
+       * The COPY rows as UTF-8 bytes, in an ArrayBuffer transferred to the main thread: off the main
+       * isolate's heap, so rows waiting for the connection are not copied by its scavenges (issue 16).
+       */
+      rows: Uint8Array;
       count: number;
       errorCount: number;
       duplicateCount: number;
@@ -78,11 +94,11 @@ class IngestThread {
     if (!this.dead) this.worker.postMessage(req);
   }
 
-  request(req: Extract<IngestRequest, { op: 'accept' }>): Promise<IngestReply> {
+  request(req: NumberedRequest, transfer?: ArrayBuffer[]): Promise<IngestReply> {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise<IngestReply>((resolve, reject) => {
       this.waiting.set(req.id, { resolve, reject });
-      this.worker.postMessage(req);
+      this.worker.postMessage(req, transfer);
     });
   }
 }
@@ -106,17 +122,33 @@ export class ThreadedValidator implements ValidationTally {
   }
 
   /**
-   * Validates `items` in the thread; resolves with the COPY rows of the valid ones (empty once any
-   * error was seen). Rejects with PAYLOAD_TOO_LARGE past `maxDocs`. Calls may overlap: they are
+   * Validates `items` in the thread; resolves with the COPY rows of the valid ones as UTF-8 bytes
+   * (empty once any error was seen). Rejects with PAYLOAD_TOO_LARGE past `maxDocs`. Calls may overlap: they are
    * answered, and the tally updated, in order.
    */
-  async accept(items: DocumentItem[]): Promise<string> {
-    const reply = await this.thread.request({
-      op: 'accept',
-      session: this.session,
-      id: this.nextId(),
-      items,
-    });
+  accept(items: DocumentItem[]): Promise<Uint8Array> {
+    return this.send({ op: 'accept', session: this.session, id: this.nextId(), items });
+  }
+
+  /**
+   * Like `accept`, for raw NDJSON bytes of the upload (the pool's `open` with `maxLineBytes`): the
+   * thread splits them into lines as `ndjsonSource` would, keeping a partial line for the next call.
+   * The bytes are copied to the thread (the caller may reuse its buffer). Call `acceptEnd` after the last.
+   */
+  acceptBytes(bytes: Uint8Array): Promise<Uint8Array> {
+    // A copy of just these bytes, transferred: structured cloning a view would copy its whole
+    // ArrayBuffer (e.g. a socket read buffer or Buffer's shared pool).
+    const own = new Uint8Array(bytes);
+    return this.send({ op: 'bytes', session: this.session, id: this.nextId(), bytes: own }, [own.buffer]);
+  }
+
+  /** The rows of the body's last line when it has no final newline (after the last `acceptBytes`). */
+  acceptEnd(): Promise<Uint8Array> {
+    return this.send({ op: 'end', session: this.session, id: this.nextId() });
+  }
+
+  private async send(req: NumberedRequest, transfer?: ArrayBuffer[]): Promise<Uint8Array> {
+    const reply = await this.thread.request(req, transfer);
     if (reply.failure) {
       const f = reply.failure;
       throw f.code ? new AppError(f.code, f.message, f.details) : new Error(`ingest thread: ${f.message}`);
@@ -159,8 +191,11 @@ export class IngestThreadPool {
     this.threads = new Array<IngestThread | undefined>(size).fill(undefined);
   }
 
-  /** A validator for one upload, on the thread with the fewest uploads (threads start on first use). */
-  open(options: DocumentValidatorOptions): ThreadedValidator {
+  /**
+   * A validator for one upload, on the thread with the fewest uploads (threads start on first use).
+   * With `maxLineBytes`, it also takes the raw NDJSON bytes (`acceptBytes`).
+   */
+  open(options: DocumentValidatorOptions, maxLineBytes?: number): ThreadedValidator {
     let best = 0;
     for (let i = 0; i < this.size; i++) {
       const t = this.threads[i];
@@ -180,7 +215,7 @@ export class IngestThreadPool {
     }
     const session = ++this.session;
     thread.sessions++;
-    thread.post({ op: 'open', session, options });
+    thread.post({ op: 'open', session, options, maxLineBytes });
     return new ThreadedValidator(thread, session, () => ++this.id);
   }
 
