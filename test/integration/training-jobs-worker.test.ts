@@ -161,6 +161,44 @@ it('trains on a worker with progress per epoch, stores one model version and sen
   );
   expect(event.type).toBe('training_job.succeeded');
   expect(event.data).toMatchObject({ id: job.id, status: 'succeeded', model: 'sent-small@1' });
+
+  // The job's deliveries and their attempts, as for a batch's (GET /v1/training_jobs/{id}/webhook_deliveries).
+  type Delivery = {
+    id: string;
+    training_job_id: string;
+    event_type: string;
+    status: string;
+    attempts: unknown[];
+  };
+  const deliveries = async (key?: string): Promise<Response> =>
+    h.request(`/v1/training_jobs/${job.id}/webhook_deliveries`, key ? { key } : {});
+  const list = (await waitFor(
+    async () => {
+      const l = await json<{ object: string; data: Delivery[]; has_more: boolean }>(await deliveries());
+      return l.data[0]?.status === 'succeeded' ? l : undefined;
+    },
+    'the delivery to be recorded',
+    30_000,
+  )) as { object: string; data: Delivery[]; has_more: boolean };
+  expect(list).toMatchObject({ object: 'list', has_more: false });
+  expect(list.data).toHaveLength(1);
+  expect(list.data[0]).toMatchObject({
+    id: got.headers['webhook-id'],
+    object: 'webhook_delivery',
+    training_job_id: job.id,
+    event_type: 'training_job.succeeded',
+    url: receiver.url('/ok'),
+    status: 'succeeded',
+    attempt_count: 1,
+    payload: event,
+    attempts: [expect.objectContaining({ attempt: 1, status_code: 200, error: null })],
+  });
+  expect(list.data[0]).not.toHaveProperty('batch_id');
+  // Another tenant's job and an unknown id are 404; an unknown query parameter is a 400.
+  const other = await h.newTenant(`other-${Date.now()}`);
+  expect((await deliveries(other.key)).status).toBe(404);
+  expect((await h.request('/v1/training_jobs/tj_nope/webhook_deliveries')).status).toBe(404);
+  expect((await h.request(`/v1/training_jobs/${job.id}/webhook_deliveries?x=1`)).status).toBe(400);
 });
 
 it('trains the same weights from the same data and seed (file hashes in storage)', async () => {

@@ -235,6 +235,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/training_jobs/{id}/webhook_deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Webhook deliveries of a training job and their attempts */
+    get: operations['listTrainingJobWebhookDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/training_jobs/{id}/cancel': {
     parameters: {
       query?: never;
@@ -962,6 +979,37 @@ export interface components {
       delivered_at: string | null;
       attempts: components['schemas']['WebhookAttempt'][];
     };
+    /** @description One webhook delivery of a training job's end event and its attempts (see docs/webhooks.md and docs/training.md). */
+    TrainingJobWebhookDelivery: {
+      /** @description Also the webhook-id header, the same on every attempt. */
+      id: string;
+      /** @constant */
+      object: 'webhook_delivery';
+      training_job_id: string;
+      /** @enum {string} */
+      event_type: 'training_job.succeeded' | 'training_job.failed' | 'training_job.cancelled';
+      url: string;
+      /** @enum {string} */
+      status: 'pending' | 'succeeded' | 'failed';
+      /** @description The exact JSON body sent. */
+      payload: components['schemas']['WebhookEvent'] | null;
+      attempt_count: number;
+      /** Format: date-time */
+      next_attempt_at: string | null;
+      last_status_code: number | null;
+      last_error: string | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      delivered_at: string | null;
+      attempts: components['schemas']['WebhookAttempt'][];
+    };
+    TrainingJobWebhookDeliveryList: {
+      /** @constant */
+      object: 'list';
+      data: components['schemas']['TrainingJobWebhookDelivery'][];
+      has_more: boolean;
+    };
     WebhookDeliveryList: {
       /** @constant */
       object: 'list';
@@ -1549,6 +1597,8 @@ export type ErrorDetail = components['schemas']['ErrorDetail'];
 export type Error = components['schemas']['Error'];
 export type WebhookAttempt = components['schemas']['WebhookAttempt'];
 export type WebhookDelivery = components['schemas']['WebhookDelivery'];
+export type TrainingJobWebhookDelivery = components['schemas']['TrainingJobWebhookDelivery'];
+export type TrainingJobWebhookDeliveryList = components['schemas']['TrainingJobWebhookDeliveryList'];
 export type WebhookDeliveryList = components['schemas']['WebhookDeliveryList'];
 export type WebhookEvent = components['schemas']['WebhookEvent'];
 export type Tenant = components['schemas']['Tenant'];
@@ -2304,6 +2354,32 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['TrainingJob'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['TrainingJobNotFound'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  listTrainingJobWebhookDeliveries: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description tj_... */
+        id: components['parameters']['TrainingJobId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deliveries, oldest first. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrainingJobWebhookDeliveryList'];
         };
       };
       401: components['responses']['Unauthorized'];

@@ -1,10 +1,17 @@
 import { Router } from 'express';
 import type { Database } from '../../core/db/database';
 import { AppError } from '../../core/errors';
-import { batchBelongsToTenant, listDeliveries, redeliver } from '../../core/webhooks/delivery-store';
+import { getTrainingJob } from '../../core/training-jobs';
+import {
+  batchBelongsToTenant,
+  listDeliveries,
+  listTrainingJobDeliveries,
+  redeliver,
+} from '../../core/webhooks/delivery-store';
 import type { AttemptRow, DeliveryRow } from '../../core/webhooks/delivery-store';
 import { tenantOf } from '../auth';
 import { wrapAsync } from '../http';
+import { allowQuery } from '../strict-url';
 
 /** One attempt as the API shows it. */
 export interface WebhookAttemptObject {
@@ -70,6 +77,21 @@ export function toDeliveryObject(row: DeliveryRow, attempts: AttemptRow[]): Webh
   };
 }
 
+/** A training job's webhook delivery: the same object with `training_job_id` in place of `batch_id`. */
+export type TrainingJobWebhookDeliveryObject = Omit<WebhookDeliveryObject, 'batch_id'> & {
+  training_job_id: string;
+};
+
+export function toTrainingJobDeliveryObject(
+  row: DeliveryRow,
+  trainingJobId: string,
+  attempts: AttemptRow[],
+): TrainingJobWebhookDeliveryObject {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { id, object, batch_id, ...rest } = toDeliveryObject(row, attempts);
+  return { id, object, training_job_id: trainingJobId, ...rest };
+}
+
 function batchNotFound(batchId: string): AppError {
   return new AppError('NOT_FOUND', `No batch ${batchId}.`);
 }
@@ -92,6 +114,25 @@ export function webhookDeliveriesRouter(db: Database): Router {
       return {
         status: 200,
         body: { object: 'list', data: rows.map((r) => toDeliveryObject(r, r.attempt_log)), has_more: false },
+      };
+    }),
+  );
+
+  // A training job's deliveries (training_job.succeeded / failed / cancelled), oldest first. Another
+  // tenant's job, or an unknown id, is a 404 as for GET /v1/training_jobs/{id}.
+  router.get(
+    '/training_jobs/:id/webhook_deliveries',
+    wrapAsync(async (req, res) => {
+      allowQuery(req, []);
+      const job = await getTrainingJob(db.pool, tenantOf(res).id, String(req.params.id));
+      const rows = await listTrainingJobDeliveries(db.pool, job.id);
+      return {
+        status: 200,
+        body: {
+          object: 'list',
+          data: rows.map((r) => toTrainingJobDeliveryObject(r, job.id, r.attempt_log)),
+          has_more: false,
+        },
       };
     }),
   );

@@ -257,10 +257,30 @@ export async function listDeliveries(
   batchId: string,
   deliveryId?: string,
 ): Promise<DeliveryWithAttempts[]> {
+  return deliveriesWhere(q, 'batch_id', batchId, deliveryId);
+}
+
+/** A training job's deliveries (oldest first), each with its attempt log. */
+export async function listTrainingJobDeliveries(
+  q: Queryable,
+  trainingJobId: string,
+): Promise<(DeliveryWithAttempts & { training_job_id: string })[]> {
+  return (await deliveriesWhere(q, 'training_job_id', trainingJobId)).map((d) => ({
+    ...d,
+    training_job_id: trainingJobId,
+  }));
+}
+
+async function deliveriesWhere(
+  q: Queryable,
+  column: 'batch_id' | 'training_job_id',
+  ownerId: string,
+  deliveryId?: string,
+): Promise<DeliveryWithAttempts[]> {
   const d = await q.query<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE batch_id = $1 AND ($2::text IS NULL OR id = $2)
+    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ${column} = $1 AND ($2::text IS NULL OR id = $2)
      ORDER BY created_at, id`,
-    [batchId, deliveryId ?? null],
+    [ownerId, deliveryId ?? null],
   );
   if (d.rows.length === 0) return [];
   const a = await q.query<AttemptRow>(
