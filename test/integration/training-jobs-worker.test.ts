@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { loadConfig } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
-import { verifyWebhook } from '@docbatch/sdk';
+import { DocBatchClient, verifyWebhook } from '@docbatch/sdk';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import { loadUciSentences } from '../support/uci-sentences';
 import { waitFor } from '../support/wait-for';
@@ -194,6 +194,8 @@ it('trains on a worker with progress per epoch, stores one model version and sen
     attempts: [expect.objectContaining({ attempt: 1, status_code: 200, error: null })],
   });
   expect(list.data[0]).not.toHaveProperty('batch_id');
+  const sdk = new DocBatchClient({ baseUrl: h.url, apiKey: h.key });
+  expect(await sdk.listTrainingJobWebhookDeliveries(job.id)).toEqual(list.data);
   // Another tenant's job and an unknown id are 404; an unknown query parameter is a 400.
   const other = await h.newTenant(`other-${Date.now()}`);
   expect((await deliveries(other.key)).status).toBe(404);

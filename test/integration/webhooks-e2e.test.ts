@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
-import { verifyWebhook } from '@docbatch/sdk';
+import { DocBatchClient, verifyWebhook } from '@docbatch/sdk';
 import { WorkerProcess } from '../../src/workers/worker-process';
 import { startApi } from './api-harness';
 import type { ApiHarness } from './api-harness';
@@ -84,4 +84,31 @@ it('POSTs a signed batch.completed to the webhook_url when the worker finishes t
   expect(delivery.id).toBe(got.headers['webhook-id']);
   expect(delivery.attempts.map((a) => a.status_code)).toEqual([200]);
   expect(receiver.at('/e2e')).toHaveLength(1);
+
+  // The SDK reads the same log, and redelivers: the same webhook-id and body arrive again, as attempt 2.
+  const sdk = new DocBatchClient({ baseUrl: h.url, apiKey: h.key });
+  const [viaSdk] = await sdk.listWebhookDeliveries(batch.id);
+  expect(viaSdk).toMatchObject({
+    id: delivery.id,
+    batch_id: batch.id,
+    status: 'succeeded',
+    attempt_count: 1,
+  });
+  const again = await sdk.redeliverWebhook(batch.id, delivery.id);
+  expect(again).toMatchObject({ id: delivery.id, status: 'pending' });
+  const second = (await waitFor(() => receiver.at('/e2e')[1], 'the redelivery', 60_000)) as ReceivedWebhook;
+  expect(second.headers['webhook-id']).toBe(delivery.id);
+  expect(second.body).toBe(got.body);
+  const after = await waitFor(async () => {
+    const [d] = await sdk.listWebhookDeliveries(batch.id);
+    return d?.status === 'succeeded' && d.attempt_count === 2 ? d : undefined;
+  }, 'the second attempt to be recorded');
+  expect(after?.attempts.map((a) => [a.attempt, a.status_code])).toEqual([
+    [1, 200],
+    [2, 200],
+  ]);
+  await expect(sdk.listWebhookDeliveries('bat_nope')).rejects.toMatchObject({
+    code: 'NOT_FOUND',
+    status: 404,
+  });
 });

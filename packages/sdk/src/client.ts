@@ -31,6 +31,8 @@ import type {
   ResultLine,
   ResultStatus,
   TaskResult,
+  TrainingJobWebhookDelivery,
+  WebhookDelivery,
 } from './types';
 
 export interface DocBatchClientOptions {
@@ -193,6 +195,37 @@ export class DocBatchClient {
     });
   }
 
+  /** The batch's webhook deliveries (oldest first), each with every attempt: status code, latency, error. */
+  async listWebhookDeliveries(
+    batchId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<WebhookDelivery[]> {
+    const page = await this.transport.json<{ data: WebhookDelivery[] }>({
+      method: 'GET',
+      path: `/v1/batches/${encodeURIComponent(batchId)}/webhook_deliveries`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+    return page.data;
+  }
+
+  /**
+   * Sends a batch's webhook delivery again with the same `webhook-id` and body as a new attempt series
+   * (a pending one waiting for its retry is made due now); resolves with the delivery.
+   */
+  redeliverWebhook(
+    batchId: string,
+    deliveryId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<WebhookDelivery> {
+    return this.transport.json<WebhookDelivery>({
+      method: 'POST',
+      path: `/v1/batches/${encodeURIComponent(batchId)}/webhook_deliveries/${encodeURIComponent(deliveryId)}/redeliver`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+  }
+
   /**
    * Deletes a finished batch with its documents, results and webhook deliveries; afterwards the
    * batch is `NotFoundError`. A queued, running or cancelling batch is 409 BATCH_NOT_FINISHED
@@ -250,6 +283,20 @@ export class DocBatchClient {
 
   getTrainingJob(id: string, options: { signal?: AbortSignal } = {}): Promise<TrainingJob> {
     return training.getTrainingJob(this.transport, id, options.signal);
+  }
+
+  /** The training job's webhook deliveries (oldest first), each with every attempt. */
+  async listTrainingJobWebhookDeliveries(
+    id: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<TrainingJobWebhookDelivery[]> {
+    const page = await this.transport.json<{ data: TrainingJobWebhookDelivery[] }>({
+      method: 'GET',
+      path: `/v1/training_jobs/${encodeURIComponent(id)}/webhook_deliveries`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+    return page.data;
   }
 
   /** One page of training jobs, newest first. */

@@ -46,6 +46,12 @@ export type CreatedApiKey = S.CreatedApiKey;
 export type RevokedKey = S.RevokedKey;
 export type WebhookSecret = S.WebhookSecret;
 
+/** A webhook delivery of a batch's end event with its attempts (`GET /v1/batches/{id}/webhook_deliveries`). */
+export type WebhookDelivery = S.WebhookDelivery;
+export type WebhookAttempt = S.WebhookAttempt;
+/** A webhook delivery of a training job's end event (`GET /v1/training_jobs/{id}/webhook_deliveries`). */
+export type TrainingJobWebhookDelivery = S.TrainingJobWebhookDelivery;
+
 /** Statuses a batch does not leave by itself (waitForBatch stops on these). */
 export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = [
   'completed',
