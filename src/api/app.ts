@@ -77,9 +77,14 @@ function buildBatchDeps(ctx: ApiContext): BatchDeps {
       ctx.config.UPLOAD_SLOTS_PER_TENANT ||
         Math.max(1, Math.floor(Math.max(1, ctx.config.DB_POOL_SIZE - 2) / 2)),
     ),
+    // Each upload's transaction runs on a connection of its ingest thread: uploads at once are the
+    // upload slots, spread over the threads (see ingest-threads.ts).
     ingestThreads:
       ctx.config.INGEST_THREADS > 0
-        ? new IngestThreadPool(ctx.config.INGEST_THREADS, ctx.config.INGEST_THREAD_NICE)
+        ? new IngestThreadPool(ctx.config.INGEST_THREADS, ctx.config.INGEST_THREAD_NICE, {
+            url: ctx.config.DATABASE_URL,
+            connections: Math.ceil(Math.max(1, ctx.config.DB_POOL_SIZE - 2) / ctx.config.INGEST_THREADS),
+          })
         : undefined,
     settings: batchSettingsFrom(ctx.config),
   };

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import type { SqlClient } from '../db/queryable';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AppError, clearStorageFull } from '../errors';
 import { newId } from '../ids';
@@ -19,6 +20,8 @@ import { tenantCatalog } from './tenant-catalog';
 import type { ResolvedBatchParams } from './batch-params';
 import type { DocumentItem, DocumentSource } from './document-source';
 import { DocumentValidator, MAX_ERROR_DETAILS } from './document-validator';
+import type { ValidationTally } from './document-validator';
+import type { ThreadedValidator } from './ingest-threads';
 import { batchesCreated, documentsIngested, ingestSeconds } from './ingest-metrics';
 import { ingestSmall, isSmallBatch } from './ingest-small';
 
@@ -63,7 +66,7 @@ export interface CreateBatchInput {
    * Runs inside the creating transaction, after the batch row and its documents are written and
    * before COMMIT: a write that must exist exactly when the batch does (the OpenAI view of a batch).
    */
-  beforeCommit?: (client: PoolClient, batch: BatchRow) => Promise<void>;
+  beforeCommit?: (client: SqlClient, batch: BatchRow) => Promise<void>;
 }
 
 export interface CreateBatchResult {
@@ -151,12 +154,143 @@ async function replay(deps: BatchDeps, input: CreateBatchInput, row: KeyRow): Pr
   return { batch: toBatchObject(batch), replayed: true };
 }
 
-/** Writes `data` to the COPY stream, waiting for drain (or failing with the stream's error). */
-async function write(
-  copy: NodeJS.WritableStream & { destroyed?: boolean },
-  data: string | Uint8Array,
-): Promise<void> {
-  if (!copy.write(data)) await once(copy as unknown as NodeJS.EventEmitter, 'drain');
+const COPY_SQL = 'COPY documents (batch_id, seq, client_id, text, metadata) FROM STDIN';
+
+/**
+ * The connection an upload's transaction runs on: a pooled client of this thread (`LocalUploadTx`), or
+ * the upload's connection in its ingest thread (`ThreadedValidator`), which writes the COPY rows itself.
+ */
+interface UploadTx extends SqlClient {
+  startCopy(sql: string): Promise<void>;
+  endCopy(): Promise<void>;
+  /** Calls `listener` with the first failure of the connection or COPY; returns a remover. */
+  onFailure(listener: (err: Error) => void): () => void;
+  readonly failure?: Error;
+  /** Ends the transaction by closing the connection: the server rolls back, locks are released at once. */
+  abandon(): void;
+  /** Returns the connection after COMMIT or ROLLBACK. */
+  release(): void;
+}
+
+/** An upload's transaction on a pooled client of this thread (no ingest threads). */
+class LocalUploadTx implements UploadTx {
+  failure?: Error;
+  private copy?: NodeJS.WritableStream & NodeJS.EventEmitter;
+  private client?: PoolClient;
+  private readonly listeners = new Set<(err: Error) => void>();
+  // COPY rows are written in pieces of about COPY_WRITE_CHARS, not per slice: each write to the
+  // connection is a socket write, and on a loopback connection the sender's thread also runs the
+  // receiver's TCP path.
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private readonly onClientError = (err: Error): void => this.fail(err);
+
+  constructor(client: PoolClient) {
+    // A checked-out pg client has no 'error' listener of the pool: without this one, a connection
+    // dropped mid-COPY would be an uncaught exception. The failure reaches us through `fail`.
+    client.on('error', this.onClientError);
+    this.client = client;
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    for (const l of [...this.listeners]) l(err);
+    this.listeners.clear();
+  }
+
+  onFailure(listener: (err: Error) => void): () => void {
+    if (this.failure) {
+      listener(this.failure);
+      return () => undefined;
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private live(): PoolClient {
+    if (this.failure) throw this.failure;
+    if (!this.client) throw new Error('batch upload: the transaction has ended');
+    return this.client;
+  }
+
+  query<R extends QueryResultRow>(
+    text: string | { text: string; values?: unknown[] },
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }> {
+    return typeof text === 'string' ? this.live().query<R>(text, values) : this.live().query<R>(text);
+  }
+
+  async startCopy(sql: string): Promise<void> {
+    const copy = this.live().query(copyFrom(sql)) as unknown as NodeJS.WritableStream & NodeJS.EventEmitter;
+    copy.on('error', (err: Error) => this.fail(err));
+    this.copy = copy;
+  }
+
+  /** Gathers `rows` and writes them once there are COPY_WRITE_CHARS, waiting for drain. */
+  async write(rows: string): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (rows.length === 0) return;
+    this.pending.push(rows);
+    this.pendingChars += rows.length;
+    if (this.pendingChars >= COPY_WRITE_CHARS) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const copy = this.copy;
+    if (!copy || this.pendingChars === 0) return;
+    const data = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    if (!copy.write(data)) await orFailure(this, once(copy, 'drain'));
+  }
+
+  async endCopy(): Promise<void> {
+    await this.flush();
+    const copy = this.copy;
+    if (!copy) throw new Error('batch upload: no COPY open');
+    copy.end();
+    await orFailure(this, finished(copy));
+    if (this.failure) throw this.failure;
+    this.copy = undefined;
+  }
+
+  abandon(): void {
+    const c = this.client;
+    if (!c) return;
+    this.client = undefined;
+    // The listener stays: the discarded connection may still report the cut.
+    c.release(new Error('batch upload rejected: transaction abandoned'));
+  }
+
+  release(): void {
+    const c = this.client;
+    if (!c) return;
+    this.client = undefined;
+    c.off('error', this.onClientError);
+    c.release();
+  }
+}
+
+/**
+ * `p`, or the upload connection's failure if that comes first: a COPY failure (Postgres gone, a
+ * constraint) must end the upload even while the body is idle. (Not Promise.race against one
+ * long-lived promise: every race would stay attached to it and keep its chunk alive until the end.)
+ */
+function orFailure<T>(tx: UploadTx, p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const off = tx.onFailure(reject);
+    p.then(
+      (v) => {
+        off();
+        resolve(v);
+      },
+      (err: unknown) => {
+        off();
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The COPY path: documents validated and copied as the body streams in. See the module comment. */
@@ -172,27 +306,28 @@ async function ingest(
     maxDocChars: settings.maxDocChars,
     maxDocs: settings.maxDocsPerBatch,
   };
-  // In an ingest thread when the process has them (the API), else in this thread.
-  // A streamed NDJSON body goes to the thread as raw bytes, split into lines there (`raw`).
+  // With ingest threads (the API), the documents are checked and copied in the upload's thread, and
+  // the whole transaction runs on that thread's connection; a streamed NDJSON body goes there as raw
+  // bytes, split into lines in the thread (`raw`). Else all of it runs here.
   const raw = input.documents.raw;
-  const threaded = deps.ingestThreads?.open(validatorOptions, raw?.maxLineBytes);
-  const validator = threaded ?? new DocumentValidator(validatorOptions);
-  let client: PoolClient | undefined = await db.pool.connect();
-  // A checked-out pg client has no 'error' listener of the pool: without this one, a connection
-  // dropped mid-COPY would be an uncaught exception. The failure reaches us through the COPY stream.
-  const onClientError = (): void => undefined;
-  client.on('error', onClientError);
-  /** Ends the transaction by discarding the connection: the server rolls back, locks are released at once. */
+  const pool = deps.ingestThreads?.hasDatabase ? deps.ingestThreads : undefined;
+  const threaded = pool?.open(validatorOptions, raw?.maxLineBytes);
+  const local = threaded ? undefined : new DocumentValidator(validatorOptions);
+  const validator: ValidationTally & { ok: boolean; count: number; result(): AppError | null } = (threaded ??
+    local) as ThreadedValidator | DocumentValidator;
+  let localTx: LocalUploadTx | undefined;
+  let tx: UploadTx;
+  if (threaded) tx = threaded;
+  else tx = localTx = new LocalUploadTx(await db.pool.connect());
+  let open = true;
   const abandon = (): void => {
-    if (!client) return;
-    const c = client;
-    client = undefined;
-    // The listener stays: the discarded connection may still report the cut.
-    c.release(new Error('batch upload rejected: transaction abandoned'));
+    if (!open) return;
+    open = false;
+    tx.abandon();
   };
   try {
-    await client.query('BEGIN');
-    const ins = await client.query(
+    await tx.query('BEGIN');
+    const ins = await tx.query(
       batchInsertStatement({
         batchId,
         tenantId: input.tenantId,
@@ -202,82 +337,30 @@ async function ingest(
       }),
     );
     if (ins.rowCount === 0) {
-      await client.query('ROLLBACK');
-      client.off('error', onClientError);
-      client.release();
-      client = undefined;
+      await tx.query('ROLLBACK');
+      open = false;
+      tx.release();
       return { kind: 'key-taken' };
     }
-    const copy = client.query(
-      copyFrom('COPY documents (batch_id, seq, client_id, text, metadata) FROM STDIN'),
-    );
-    let copyError: unknown;
-    copy.on('error', (err: unknown) => {
-      copyError ??= err;
-    });
-    // A COPY failure (Postgres gone, constraint) must end the upload even while the body is idle.
-    // (Not Promise.race against one long-lived promise: every race would stay attached to it and
-    // keep its chunk alive until the end of the upload.)
-    const orCopyFailure = <T>(p: Promise<T>): Promise<T> =>
-      new Promise<T>((resolve, reject) => {
-        if (copyError) {
-          reject(copyError);
-          return;
-        }
-        const onError = (err: unknown): void => reject(err);
-        copy.once('error', onError);
-        p.then(
-          (v) => {
-            copy.off('error', onError);
-            resolve(v);
-          },
-          (err: unknown) => {
-            copy.off('error', onError);
-            reject(err);
-          },
-        );
-      });
+    await tx.startCopy(COPY_SQL);
     // Threaded with a raw body: the body's chunks; else the source's line items.
     const rawChunks = threaded && raw ? raw.chunks() : undefined;
     const items = rawChunks ? undefined : input.documents[Symbol.asyncIterator]();
     let stoppedEarly = false;
-    // COPY rows are written in pieces of about COPY_WRITE_CHARS, not per slice: each write to the
-    // connection is a socket write, and on a loopback connection the sender's thread also runs the
-    // receiver's TCP path, so per-slice writes cost the API's one thread more than the parsing did.
-    // From an ingest thread the rows come as bytes (off this heap; see IngestReply), else as strings.
-    let pending: (string | Uint8Array)[] = [];
-    let pendingChars = 0;
-    const flush = async (): Promise<void> => {
-      if (pendingChars === 0) return;
-      const data =
-        pending.length === 1
-          ? (pending[0] as string | Uint8Array)
-          : typeof pending[0] === 'string'
-            ? pending.join('')
-            : Buffer.concat(pending as Uint8Array[], pendingChars);
-      pending = [];
-      pendingChars = 0;
-      await orCopyFailure(write(copy, data));
-    };
-    /** Takes the rows of the next validated items (after the validator's tally was updated). */
-    const take = async (rows: string | Uint8Array): Promise<void> => {
+    /** After the validator's tally was updated: abandons the transaction at the first invalid document. */
+    const check = (): void => {
       if (!validator.ok) {
         abandon();
         if (validator.errors.length >= MAX_ERROR_DETAILS) stoppedEarly = true;
         return;
       }
-      if (copyError) throw copyError;
-      if (rows) {
-        pending.push(rows);
-        pendingChars += rows.length;
-        if (pendingChars >= COPY_WRITE_CHARS) await flush();
-      }
+      if (tx.failure) throw tx.failure;
     };
     // Threaded: up to THREAD_PIPELINE_DEPTH socket chunks in the thread while this one reads the next.
-    const inflight: Promise<Uint8Array>[] = [];
+    const inflight: Promise<unknown>[] = [];
     for (;;) {
       const source = (rawChunks ?? items) as AsyncIterator<Buffer | DocumentItem[]>;
-      const next = client ? await orCopyFailure(source.next()) : await source.next();
+      const next = open ? await orFailure(tx, source.next()) : await source.next();
       if (next.done) {
         if (rawChunks && threaded) {
           // The last line of a body without a final newline; taken after those in flight, below.
@@ -293,8 +376,10 @@ async function ingest(
         // Taken in order below; if an earlier one fails first, this one's failure is not unhandled.
         validated.catch(() => undefined);
         inflight.push(validated);
-        if (inflight.length >= THREAD_PIPELINE_DEPTH)
-          await take(await (inflight.shift() as Promise<Uint8Array>));
+        if (inflight.length >= THREAD_PIPELINE_DEPTH) {
+          await inflight.shift();
+          check();
+        }
       } else {
         // A body already buffered in the socket is parsed without ever returning to the event loop (each
         // chunk resolves as a microtask), and one socket chunk holds up to a few hundred documents: parse,
@@ -304,13 +389,18 @@ async function ingest(
         const docs = value as DocumentItem[];
         for (let at = 0; at < docs.length && !stoppedEarly; at += INGEST_SLICE_DOCS) {
           const slice = docs.length <= INGEST_SLICE_DOCS ? docs : docs.slice(at, at + INGEST_SLICE_DOCS);
-          await take(validator.accept(slice) as string);
+          const rows = (local as DocumentValidator).accept(slice);
+          check();
+          if (open) await (localTx as LocalUploadTx).write(rows);
           await yieldToEventLoop();
         }
       }
       if (stoppedEarly) break;
     }
-    while (inflight.length > 0 && !stoppedEarly) await take(await (inflight.shift() as Promise<Uint8Array>));
+    while (inflight.length > 0 && !stoppedEarly) {
+      await inflight.shift();
+      check();
+    }
     const invalid = validator.result();
     if (invalid) {
       // After 100 errors the rest of the body is not read (the HTTP layer closes the connection).
@@ -320,14 +410,10 @@ async function ingest(
       throw invalid;
     }
     if (validator.count === 0) throw noDocumentsError();
-    await flush();
-    copy.end();
-    await finished(copy);
-    if (copyError) throw copyError;
-    const c = client as PoolClient;
+    await tx.endCopy();
     // chunk_count is the number of chunk jobs enqueued after the commit (cancel removes those ids;
     // if the enqueue fails there are none to remove and the reconciler covers the documents).
-    const updated = await c.query<BatchRow>(
+    const updated = await tx.query<BatchRow>(
       `WITH hashed AS (
          UPDATE idempotency_keys SET request_hash = $4 WHERE tenant_id = $5 AND key = $6
        )
@@ -341,12 +427,11 @@ async function ingest(
         input.idempotencyKey ?? null,
       ],
     );
-    if (input.beforeCommit) await input.beforeCommit(c, updated.rows[0] as BatchRow);
-    if (deps.limiter) await deps.limiter.commitBelowCap(c, input.tenantId, submissionUsageSql(batchId));
-    else await c.query(`${submissionUsageSql(batchId)};\nCOMMIT`);
-    c.off('error', onClientError);
-    c.release();
-    client = undefined;
+    if (input.beforeCommit) await input.beforeCommit(tx, updated.rows[0] as BatchRow);
+    if (deps.limiter) await deps.limiter.commitBelowCap(tx, input.tenantId, submissionUsageSql(batchId));
+    else await tx.query(`${submissionUsageSql(batchId)};\nCOMMIT`);
+    open = false;
+    tx.release();
     return { kind: 'created', row: updated.rows[0] as BatchRow };
   } catch (err) {
     abandon();
@@ -362,7 +447,7 @@ const INGEST_SLICE_DOCS = 32;
 /** Socket chunks of one upload in its ingest thread at once (see `ingest`). */
 const THREAD_PIPELINE_DEPTH = 2;
 
-/** Characters of COPY rows gathered before one write to the connection (see `ingest`). */
+/** Characters of COPY rows gathered before one write to the connection (see `LocalUploadTx`). */
 const COPY_WRITE_CHARS = 64 * 1024;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { SqlClient } from '../db/queryable';
 import { newId } from '../ids';
 import type { BatchDeps } from './batch-deps';
 import { submissionUsageSql } from '../usage/usage-record';
@@ -42,7 +42,7 @@ export async function ingestSmall(
     tenantId: string;
     documents: DocumentSource;
     idempotencyKey?: string;
-    beforeCommit?: (client: PoolClient, batch: BatchRow) => Promise<void>;
+    beforeCommit?: (client: SqlClient, batch: BatchRow) => Promise<void>;
   },
   params: ResolvedBatchParams,
 ): Promise<IngestOutcome> {

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 
 /** A pool or a client inside a transaction. */
 export type Queryable = Pool | PoolClient;
@@ -43,4 +43,15 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
     client.off('error', onError);
     client.release(failure);
   }
+}
+
+/**
+ * What runs a statement of a transaction: a pooled client, or an upload's connection in an ingest
+ * thread (`ThreadedValidator`), whose results cross threads as plain rows.
+ */
+export interface SqlClient {
+  query<R extends QueryResultRow = any>( // eslint-disable-line @typescript-eslint/no-explicit-any
+    text: string | { text: string; values?: unknown[] },
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { escapeLiteral } from 'pg';
-import type { PoolClient } from 'pg';
+import type { SqlClient } from '../db/queryable';
 import { AppError } from '../errors';
 
 /** The two per-tenant limits on batch submissions. */
@@ -92,7 +92,7 @@ export class SubmissionLimiter {
    * COMMIT, in the same round trip (the batch's usage row). Over the cap: throws TOO_MANY_ACTIVE_BATCHES, the COMMIT does
    * not run and the transaction is left aborted: discard the connection or roll back.
    */
-  async commitBelowCap(client: PoolClient, tenantId: string, beforeCommitSql?: string): Promise<void> {
+  async commitBelowCap(client: SqlClient, tenantId: string, beforeCommitSql?: string): Promise<void> {
     if (!TENANT_ID_RE.test(tenantId)) throw new Error(`unexpected tenant id ${JSON.stringify(tenantId)}`);
     const tenant = escapeLiteral(tenantId);
     const sql = `SELECT pg_advisory_xact_lock(${ACTIVE_CAP_LOCK_CLASS}, hashtext(${tenant}));
