@@ -90,38 +90,44 @@ async function storedFor(h: ApiHarness, tenantId: string): Promise<{ batches: nu
   return { batches: r.rows[0]!.b, documents: r.rows[0]!.d };
 }
 
-describe('with ingest threads (the default)', () => {
+describe.each([
+  ['1', 'docbatch-ingest'],
+  ['0', ''],
+])('INGEST_THREADS=%s: an upload', (threads, appName) => {
   let h: ApiHarness;
   beforeAll(async () => {
-    h = await startApi({ INGEST_THREADS: '1', UPLOAD_IDLE_TIMEOUT_MS: '20000' });
+    h = await startApi({ INGEST_THREADS: threads, UPLOAD_IDLE_TIMEOUT_MS: '20000' });
   });
   afterAll(async () => {
     await h?.stop();
   });
 
-  it("runs the upload's COPY on the ingest thread's connection and stores every document", async () => {
-    const t = await h.newTenant('copy-on-thread');
+  it(`runs its COPY on ${threads === '1' ? "the ingest thread's connection" : 'the API pool'} and stores every document`, async () => {
+    const t = await h.newTenant(`copy-${threads}`);
     const answer = upload(h, t.key, [lines(0, 50), lines(50, 50), lines(100, 50), lines(150, 50)], 300);
     const backends = await waitFor('the COPY', async () => {
       const b = await copyBackends(h);
       return b.length > 0 ? b : undefined;
     });
-    expect(backends.map((b) => b.application_name)).toEqual(['docbatch-ingest']);
+    expect(backends.map((b) => b.application_name)).toEqual([appName]);
     const a = await answer;
     expect(a.status).toBe(201);
     expect(JSON.parse(a.body)).toMatchObject({ counts: { total: 200, queued: 200 } });
     expect(await storedFor(h, t.tenantId)).toEqual({ batches: 1, documents: 200 });
-    // The same thread connection serves the next upload (returned to its pool after COMMIT).
+    // The connection serves the next upload (returned to its pool after COMMIT).
     const again = await upload(h, t.key, [lines(0, 20), lines(20, 20)], 50);
     expect(again.status).toBe(201);
     expect(await storedFor(h, t.tenantId)).toEqual({ batches: 2, documents: 240 });
   });
 
-  it('a duplicate id across the body is refused with its line, and nothing is stored', async () => {
-    const t = await h.newTenant('dup-on-thread');
+  it('with a duplicate id across the body is refused with its line, and nothing is stored', async () => {
+    const t = await h.newTenant(`dup-${threads}`);
     const a = await upload(h, t.key, [lines(0, 30), lines(10, 1)], 100);
     expect(a.status).toBe(400);
-    expect(JSON.parse(a.body).error).toMatchObject({ code: 'DUPLICATE_DOCUMENT_ID' });
+    expect(JSON.parse(a.body).error).toMatchObject({
+      code: 'DUPLICATE_DOCUMENT_ID',
+      details: [expect.objectContaining({ line: 31 })],
+    });
     expect(await storedFor(h, t.tenantId)).toEqual({ batches: 0, documents: 0 });
   });
 });
