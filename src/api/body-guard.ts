@@ -19,6 +19,15 @@ function timeoutError(message: string): AppError {
   return new AppError('REQUEST_TIMEOUT', message, undefined, { Connection: 'close' });
 }
 
+function closedError(): AppError {
+  return new AppError(
+    'REQUEST_TIMEOUT',
+    'The client closed the connection before the request body was complete; nothing was stored.',
+    undefined,
+    { Connection: 'close' },
+  );
+}
+
 /** Yields the chunks of `src` (a request body, or what is decoded from it) under `limits`. */
 export async function* guardBody(
   src: AsyncIterable<Buffer>,
@@ -40,7 +49,19 @@ export async function* guardBody(
       const allowMs = Math.min(limits.idleMs, rateDeadline);
       const started = Date.now();
       let timer: NodeJS.Timeout | undefined;
+      // A connection closed while the body is awaited: nothing more can arrive. (Once the server has
+      // answered, as when the upload failed on the database's side, Node ends the request without an
+      // event the body's iterator sees: without this the wait, and what it holds, lasted until the idle
+      // limit.)
+      const socket = req.socket as Request['socket'] | undefined;
+      let onSocketClose: (() => void) | undefined;
       const next = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
+        onSocketClose = () => reject(closedError());
+        if (socket?.destroyed) {
+          onSocketClose();
+          return;
+        }
+        socket?.once('close', onSocketClose);
         if (Number.isFinite(allowMs)) {
           timer = setTimeout(
             () => {
@@ -58,7 +79,10 @@ export async function* guardBody(
           );
         }
         it.next().then(resolve, reject);
-      }).finally(() => clearTimeout(timer));
+      }).finally(() => {
+        clearTimeout(timer);
+        if (onSocketClose) socket?.off('close', onSocketClose);
+      });
       waitedMs += Date.now() - started;
       if (next.done) return;
       bytes += next.value.length;
@@ -66,6 +90,7 @@ export async function* guardBody(
     }
   } catch (err) {
     if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') {
+      // (or the connection closed)
       timedOut = true;
       // Stop reading: the socket is closed after the answer (Connection: close), or now if it cannot be sent.
       req.unpipe();
