@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { applyNativeEnvDefaults } from './native-env';
+import { installWasmKernels } from './wasm-kernels';
 
 export { applyNativeEnvDefaults } from './native-env';
 
@@ -203,6 +204,7 @@ async function tryWasm(): Promise<void> {
   // Registers the 'wasm' backend factory as a side effect.
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(wasmBinaryDir());
+  installWasmKernels();
   await activate('wasm');
 }
 

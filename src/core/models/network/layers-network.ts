@@ -179,7 +179,12 @@ export class LayersNetwork implements Network {
             const want = this.model.inputs[i]?.dtype ?? x.dtype;
             return x.dtype === want ? x : tf.cast(x, want);
           });
-          const out = this.model.predict(cast.length === 1 ? cast[0]! : cast);
+          // The whole tensor batch in one pass: predict's default batchSize (32) would cut it into
+          // slices of 32 run one after another, each op's fixed cost paid per slice.
+          const rows = cast[0]?.shape[0] ?? 1;
+          const out = this.model.predict(cast.length === 1 ? cast[0]! : cast, {
+            batchSize: Math.max(1, rows),
+          });
           const y = Array.isArray(out) ? out[this.outputIndex]! : out;
           return y.dtype === 'float32' ? y : tf.cast(y, 'float32');
         }),
