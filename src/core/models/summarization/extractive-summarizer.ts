@@ -285,8 +285,16 @@ export class ExtractiveSummarizer implements TaskModel {
       const teleport = tf.div(mask, tf.sum(mask, 1, true));
       const jump = tf.add(tf.mul(damping, dangling), tf.mul(1 - damping, mask));
       const google = tf.add(tf.mul(damping, transition), tf.matMul(jump, teleport, false, true));
+      // p <- G^T p, `iterations` times, as (G^T)^iterations p by repeated squaring: 2 log2(iterations)
+      // matMuls instead of `iterations` (9 ops instead of 30: each tiny op costs ~0.14 ms on the
+      // native backend, where the loop was most of a batch's time).
       let p: tf.Tensor = teleport;
-      for (let i = 0; i < iterations; i++) p = tf.matMul(google, p, true, false);
+      let power: tf.Tensor = tf.transpose(google, [0, 2, 1]);
+      for (let k = iterations; k > 0; ) {
+        if (k & 1) p = tf.matMul(power, p);
+        k >>= 1;
+        if (k > 0) power = tf.matMul(power, power);
+      }
       return p.reshape([b, s]);
     });
     try {
