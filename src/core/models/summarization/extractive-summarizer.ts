@@ -290,7 +290,7 @@ export class ExtractiveSummarizer implements TaskModel {
       // native backend, where the loop was most of a batch's time).
       let p: tf.Tensor = teleport;
       let power: tf.Tensor = tf.transpose(google, [0, 2, 1]);
-      for (let k = iterations; k > 0; ) {
+      for (let k = iterations; k > 0;) {
         if (k & 1) p = tf.matMul(power, p);
         k >>= 1;
         if (k > 0) power = tf.matMul(power, power);
