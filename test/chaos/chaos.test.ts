@@ -520,6 +520,12 @@ const canMount = process.getuid?.() === 0;
         });
       const during = await upload();
       const duringBody = (await during.json()) as { error?: { code: string; message: string } };
+      if (during.status !== 503) {
+        // What the API logged about it (a 500 names nothing to the client).
+        console.log(
+          `disk full: upload answered ${during.status} ${JSON.stringify(duringBody)}; API log tail:\n${h.api!.output.slice(-4000)}`,
+        );
+      }
       expect({ status: during.status, code: duringBody.error?.code }).toEqual({
         status: 503,
         code: 'UNAVAILABLE',

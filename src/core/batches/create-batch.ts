@@ -242,6 +242,7 @@ class LocalUploadTx implements UploadTx {
     const data = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
     this.pending = [];
     this.pendingChars = 0;
+    if (this.failure) throw this.failure;
     if (!copy.write(data)) await orFailure(this, once(copy, 'drain'));
   }
 
@@ -249,6 +250,8 @@ class LocalUploadTx implements UploadTx {
     await this.flush();
     const copy = this.copy;
     if (!copy) throw new Error('batch upload: no COPY open');
+    // pg-copy-streams drops its connection when the server fails the COPY: end() would throw.
+    if (this.failure) throw this.failure;
     copy.end();
     await orFailure(this, finished(copy));
     if (this.failure) throw this.failure;
@@ -435,7 +438,10 @@ async function ingest(
     return { kind: 'created', row: updated.rows[0] as BatchRow };
   } catch (err) {
     abandon();
-    throw duplicateIdBackstop(err);
+    // The connection's own failure (its SQLSTATE decides the answer: 53100 disk full -> 503) over a
+    // stream error it caused on the way (a write to a COPY the server had just failed).
+    const cause = !(err instanceof AppError) && tx.failure ? tx.failure : err;
+    throw duplicateIdBackstop(cause);
   } finally {
     threaded?.close();
   }

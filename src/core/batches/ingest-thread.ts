@@ -34,6 +34,9 @@ if (nice > 0) {
   }
 }
 
+/** How long a failed request waits for the connection's own error to arrive (see `handle`). */
+const FAILURE_SETTLE_MS = 20;
+
 /** Bytes of COPY rows gathered before one write to the connection (each write is a socket write). */
 const COPY_WRITE_BYTES = 64 * 1024;
 
@@ -154,6 +157,8 @@ async function handle(
       const copy = s.copy;
       if (!copy) throw new Error(`ingest session ${s.id} has no COPY open`);
       await flush(s);
+      // pg-copy-streams drops its connection when the server fails the COPY: end() would throw.
+      if (s.failure) throw s.failure;
       copy.end();
       await finished(copy);
       if (s.failure) throw s.failure;
@@ -197,10 +202,18 @@ async function handle(
       };
     }
   } catch (err) {
+    let e = err as Error;
+    if (!(err instanceof AppError) && s.client && !s.failure) {
+      // A write to (or the end of) a COPY that the server has just failed can fail first with the
+      // stream's own error (destroyed, premature close); the server's error, whose SQLSTATE decides
+      // the answer (53100 disk full -> 503), follows within a turn or two.
+      await new Promise((resolve) => setTimeout(resolve, FAILURE_SETTLE_MS));
+    }
+    if (!(err instanceof AppError) && s.failure) e = s.failure;
     reply =
-      err instanceof AppError
-        ? { id: req.id, failure: { code: err.code, message: err.message, details: err.details } }
-        : { id: req.id, failure: { message: (err as Error).message, db: serializeDbError(err as Error) } };
+      e instanceof AppError
+        ? { id: req.id, failure: { code: e.code, message: e.message, details: e.details } }
+        : { id: req.id, failure: { message: e.message, db: serializeDbError(e) } };
   }
   port?.postMessage(reply, transfer);
 }
